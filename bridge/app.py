@@ -1,0 +1,40 @@
+"""Wiring: the one place that names concrete adapters."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from adapters.mypos.gateway import MyPosGateway
+from adapters.woocommerce import WooCommerceShop
+from bridge.clock import Clock, SystemClock
+from bridge.config import MAX_BODY_BYTES, Settings
+from bridge.context import Bridge
+from bridge.ports import Registry
+from bridge.store.db import Database
+from bridge.vault import LinkSigner, Vault
+
+REGISTRY = Registry(shops={WooCommerceShop.platform: WooCommerceShop}, gateway=MyPosGateway)
+
+
+def build_bridge(settings: Settings | None = None, clock: Clock | None = None) -> Bridge:
+    settings = settings or Settings.from_env()
+    return Bridge(settings=settings, db=Database(settings.database_url), vault=Vault(settings.secret_key),
+                  links=LinkSigner(settings.secret_key), clock=clock or SystemClock(), registry=REGISTRY)
+
+
+def create_app(bridge: Bridge | None = None) -> Flask:
+    from bridge.web import errors, gateway, pay, security, webhooks
+
+    bridge = bridge or build_bridge()
+    app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
+    app.config.update(SECRET_KEY=bridge.settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+                      MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES)
+    app.extensions["abonne"] = bridge
+    app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(gateway.blueprint)
+    app.register_blueprint(pay.blueprint)
+    errors.register(app)
+    security.register(app)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    return app

@@ -1,0 +1,368 @@
+"""`abonne` commands. Each reads ABONNE_* settings like the server and exits non-zero with a plain message."""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from bridge.config import ConfigError
+from bridge.context import Bridge, NotConfigured
+from bridge.ports import GatewayConfigError
+from bridge.services import agreements as agreement_views
+from bridge.services import setup
+from bridge.vault import VaultError
+
+
+def _bridge() -> Bridge:
+    from bridge.app import build_bridge
+    return build_bridge()
+
+
+def _ready_bridge() -> Bridge:
+    from bridge.store.db import migrations_current
+    bridge = _bridge()
+    if not migrations_current(bridge.db.engine):
+        raise click.ClickException(f"the database at {bridge.settings.database_url} is not migrated to this "
+                                   "version: run `abonne migrate` first")
+    return bridge
+
+
+def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the project's own errors into a one-line message and exit code 1, never a traceback."""
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (setup.SetupError, ConfigError, NotConfigured, GatewayConfigError, VaultError) as error:
+            raise click.ClickException(str(error)) from None
+    return run
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+@click.group()
+def main() -> None:
+    """abonne: recurring payments between your shop and myPOS."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@friendly
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from bridge.store.db import migrate as run_migrations
+    bridge = _bridge()
+    run_migrations(bridge.settings.database_url)
+    click.echo(f"database at {bridge.settings.database_url} is up to date")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="Serve web requests only; run `abonne worker` separately.")
+@friendly
+def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
+    """Serve the web endpoints (waitress) with the embedded worker."""
+    from bridge.app import create_app
+    from bridge.serving import make_server
+    from bridge.worker import start_in_thread
+    bridge = _ready_bridge()
+    server = make_server(create_app(bridge), host=host, port=port, threads=threads)
+    stop = None
+    if not no_worker:
+        _, stop = start_in_thread(bridge)
+    click.echo(f"abonne listening on http://{host}:{server.effective_port} "
+               f"({'web only' if no_worker else 'web and worker'}); public URL {bridge.settings.public_url}")
+    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if stop is not None:
+            stop.set()
+            bridge.wake_worker.set()
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one pass and print what it did.")
+@friendly
+def worker(once: bool) -> None:
+    """Process stored webhooks and send queued shop updates."""
+    from bridge.worker import run_forever, run_once
+    bridge = _ready_bridge()
+    if once:
+        report = run_once(bridge)
+        click.echo(f"deliveries processed: {report.deliveries}; shop updates sent: {report.sent}, "
+                   f"to retry: {report.retried}, given up: {report.dead}")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: (stop.set(), bridge.wake_worker.set()))
+    click.echo("abonne worker running")
+    try:
+        run_forever(bridge, stop)
+    except KeyboardInterrupt:
+        pass
+
+
+# ----------------------------------------------------------------------------------------------------- shops
+
+def _shop_setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """One option per setting any shop adapter declares, so a new platform brings its own options."""
+    from bridge.app import REGISTRY
+    seen: dict[str, Any] = {}
+    for adapter in REGISTRY.shops.values():
+        for field in adapter.settings_fields:
+            seen.setdefault(field.name, field)
+    for field in reversed(list(seen.values())):
+        command = click.option(f"--{field.name.replace('_', '-')}", field.name, default=None,
+                               help=f"{field.label}{' (secret)' if field.secret else ''}")(command)
+    return command
+
+
+@main.group()
+def shop() -> None:
+    """Connect shops."""
+
+
+@shop.command("add")
+@click.option("--platform", required=True, help="woocommerce")
+@click.option("--name", default="", help="A name for people; defaults to the URL.")
+@click.option("--register-webhooks", is_flag=True,
+              help="Create the shop's order webhooks through its API (abonne must be reachable at its public URL).")
+@_shop_setting_options
+@friendly
+def shop_add(platform: str, name: str, register_webhooks: bool, **values: Any) -> None:
+    """Connect a shop and print its id and webhook URL."""
+    bridge = _ready_bridge()
+    new = setup.add_shop(bridge, platform, values, name=name)
+    url = setup.webhook_url(bridge, new)
+    click.echo(f"shop {new.id} added ({new.platform}, {new.url})")
+    if not register_webhooks:
+        click.echo(f"webhook URL: {url}")
+        click.echo("In WooCommerce > Settings > Advanced > Webhooks add order.created and order.updated webhooks "
+                   "(API version WP REST API Integration v3) with this delivery URL and the same secret.")
+        return
+    from bridge.ports import ShopError
+    try:
+        lines = bridge.shop_adapter(new).register_webhooks(url)
+    except ShopError as error:
+        raise click.ClickException(f"shop {new.id} was added, but its webhooks could not be registered: "
+                                   f"{error.detail}. Fix it and run `abonne shop register-webhooks {new.id}`.")
+    for line in lines:
+        click.echo(line)
+    click.echo(f"webhook URL: {url}")
+
+
+@shop.command("register-webhooks")
+@click.argument("shop_id", type=int)
+@friendly
+def shop_register_webhooks(shop_id: int) -> None:
+    """(Re)create a shop's order webhooks through its API."""
+    from bridge.ports import ShopError
+    bridge = _ready_bridge()
+    found = setup.get_shop(bridge, shop_id)
+    try:
+        for line in bridge.shop_adapter(found).register_webhooks(setup.webhook_url(bridge, found)):
+            click.echo(line)
+    except ShopError as error:
+        raise click.ClickException(error.detail)
+
+
+@shop.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def shop_list(as_json: bool) -> None:
+    """List connected shops (never their secrets)."""
+    bridge = _ready_bridge()
+    rows = [{"id": s.id, "platform": s.platform, "name": s.name, "url": s.url,
+             "webhook_url": setup.webhook_url(bridge, s), "created_at": s.created_at.isoformat()}
+            for s in setup.list_shops(bridge)]
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("no shops yet: add one with `abonne shop add`")
+    for row in rows:
+        click.echo(f"{row['id']:>4}  {row['platform']:<12} {row['url']}  webhook: {row['webhook_url']}")
+
+
+@shop.command("test")
+@click.argument("shop_id", type=int)
+@friendly
+def shop_test(shop_id: int) -> None:
+    """Call the shop's API once and say what is wrong, if anything."""
+    bridge = _ready_bridge()
+    report = bridge.shop_adapter(setup.get_shop(bridge, shop_id)).test_connection()
+    if not report.ok:
+        raise click.ClickException(f"shop {shop_id}: {report.detail}")
+    click.echo(f"shop {shop_id}: {report.detail}")
+
+
+# ----------------------------------------------------------------------------------------------------- gateway
+
+@main.group()
+def gateway() -> None:
+    """Set up the myPOS merchant account."""
+
+
+@gateway.command("set")
+@click.option("--sid", required=True, help="Store ID (SID)")
+@click.option("--wallet-number", required=True, help="myPOS wallet / client number")
+@click.option("--key-index", required=True, help="Key index of the uploaded certificate")
+@click.option("--private-key", "private_key", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="File with the merchant's private key (PEM)")
+@click.option("--certificate", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="File with myPOS's certificate (PEM)")
+@click.option("--mode", type=click.Choice(["test", "production"]), default="test", show_default=True)
+@click.option("--endpoint", default=None, help="Override the endpoint URL (e.g. a local stand-in).")
+@friendly
+def gateway_set(sid: str, wallet_number: str, key_index: str, private_key: str, certificate: str, mode: str,
+                endpoint: str | None) -> None:
+    """Save the gateway settings after checking that key and certificate load."""
+    from adapters.mypos.gateway import PRODUCTION_ENDPOINT, TEST_ENDPOINT
+    bridge = _ready_bridge()
+    values = {"sid": sid, "wallet_number": wallet_number, "key_index": key_index,
+              "private_key_pem": Path(private_key).read_text(), "certificate_pem": Path(certificate).read_text(),
+              "endpoint": endpoint or (TEST_ENDPOINT if mode == "test" else PRODUCTION_ENDPOINT)}
+    account = setup.set_gateway(bridge, values)
+    click.echo(f"gateway saved: SID {account.settings['sid']}, endpoint {account.settings['endpoint']}")
+
+
+@gateway.command("show")
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def gateway_show(as_json: bool) -> None:
+    """Show the gateway settings (the private key only as set/unset)."""
+    account = setup.get_gateway_account(_ready_bridge())
+    if account is None:
+        raise click.ClickException("the gateway is not set up yet: run `abonne gateway set`")
+    data = {k: v for k, v in account.settings.items() if k != "certificate_pem"}
+    data["private_key"] = "set"
+    if as_json:
+        _print_json(data)
+        return
+    for key, value in data.items():
+        click.echo(f"{key}: {value}")
+
+
+@gateway.command("check")
+@friendly
+def gateway_check() -> None:
+    """Load the saved key and certificate and say whether they are usable."""
+    bridge = _ready_bridge()
+    click.echo(bridge.gateway(setup.get_gateway_account(bridge)).check_configuration())
+
+
+# ----------------------------------------------------------------------------------------------------- plans
+
+@main.group()
+def plan() -> None:
+    """Billing plans and the products they cover."""
+
+
+@plan.command("add")
+@click.argument("name")
+@click.option("--every", required=True, type=int, help="How many units between charges.")
+@click.option("--unit", required=True, type=click.Choice(["day", "week", "month", "year"]))
+@click.option("--trial-days", default=0, type=int, show_default=True)
+@click.option("--signup-fee", default="0", show_default=True, help="Decimal amount in the order's currency.")
+@click.option("--cycles", default=None, type=int, help="Number of payments; leave out for no end.")
+@friendly
+def plan_add(name: str, every: int, unit: str, trial_days: int, signup_fee: str, cycles: int | None) -> None:
+    """Add a plan; the price and currency come from each order line."""
+    created = setup.add_plan(_ready_bridge(), name, every, unit, trial_days, signup_fee, cycles)
+    click.echo(f"plan {created.name!r} added (id {created.id})")
+
+
+@plan.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def plan_list(as_json: bool) -> None:
+    rows = [{"id": p.id, "name": p.name, "every": p.period_every, "unit": p.period_unit, "trial_days": p.trial_days,
+             "signup_fee": p.signup_fee, "cycles": p.cycles,
+             "products": [{"shop_id": m.shop_id, "product": m.product_ref} for m in maps]}
+            for p, maps in setup.list_plans(_ready_bridge())]
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("no plans yet: add one with `abonne plan add`")
+    for row in rows:
+        products = ", ".join(f"shop {m['shop_id']}: {m['product']}" for m in row["products"]) or "no products"
+        click.echo(f"{row['id']:>4}  {row['name']}: every {row['every']} {row['unit']}, trial {row['trial_days']} "
+                   f"days, sign-up fee {row['signup_fee']}, cycles {row['cycles'] or 'no end'} ({products})")
+
+
+@plan.command("map")
+@click.argument("name")
+@click.option("--shop", "shop_id", required=True, type=int)
+@click.option("--product", required=True, help="Product id or SKU in the shop.")
+@friendly
+def plan_map(name: str, shop_id: int, product: str) -> None:
+    """Sell a shop product as a subscription on this plan."""
+    setup.map_product(_ready_bridge(), name, shop_id, product)
+    click.echo(f"product {product!r} of shop {shop_id} now renews on plan {name!r}")
+
+
+# ----------------------------------------------------------------------------------------------------- agreements
+
+@main.group()
+def agreements() -> None:
+    """Recurring agreements."""
+
+
+@agreements.command("list")
+@click.option("--state", default=None)
+@click.option("--shop", "shop_id", default=None, type=int)
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def agreements_list(state: str | None, shop_id: int | None, as_json: bool) -> None:
+    rows = agreement_views.list_agreements(_ready_bridge(), state=state, shop_id=shop_id)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("no agreements")
+    for r in rows:
+        card = f"card {r['card_last4']} exp {r['card_expiry']}" if r["card_last4"] else "no card yet"
+        click.echo(f"{r['id']:>5}  {r['state']:<13} {r['plan']:<24} {r['amount']} {r['currency']} {r['period']:<16} "
+                   f"next {r['next_charge_at'] or '-':<25} {card:<22} shop {r['shop_id']} order {r['shop_order_id']}")
+
+
+@agreements.command("show")
+@click.argument("agreement_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def agreements_show(agreement_id: int, as_json: bool) -> None:
+    data = agreement_views.show_agreement(_ready_bridge(), agreement_id)
+    if data is None:
+        raise click.ClickException(f"there is no agreement {agreement_id}")
+    if as_json:
+        _print_json(data)
+        return
+    for key, value in data.items():
+        if key in ("charges", "events"):
+            continue
+        click.echo(f"{key}: {value if value is not None else '-'}")
+    click.echo("charges:")
+    for c in data["charges"]:
+        click.echo(f"  cycle {c['cycle']}: {c['state']} {c['amount']} {c['currency']} ({c['source']}) "
+                   f"{c['transaction_ref']}")
+    click.echo("events:")
+    for e in data["events"]:
+        click.echo(f"  {e['at']}  {e['message']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

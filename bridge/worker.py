@@ -1,0 +1,51 @@
+"""The loop: process stored webhooks, then send what the outbox holds for shops."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from bridge.context import Bridge
+from bridge.services import intake, outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    deliveries: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.deliveries or self.sent)
+
+
+def run_once(bridge: Bridge) -> PassReport:
+    report = PassReport(deliveries=intake.process_pending(bridge))
+    drained = outbox.drain(bridge)
+    report.sent, report.retried, report.dead = drained.sent, drained.retried, drained.dead
+    return report
+
+
+def run_forever(bridge: Bridge, stop: threading.Event) -> None:
+    """Until `stop` is set. Sleeps between idle passes; bridge.wake_worker cuts the sleep short."""
+    while not stop.is_set():
+        try:
+            report = run_once(bridge)
+        except Exception:  # the database may be briefly unavailable; the next pass tries again
+            log.exception("worker pass failed")
+            report = PassReport()
+        if report.busy:
+            continue
+        bridge.wake_worker.wait(timeout=bridge.settings.worker_interval_seconds)
+        bridge.wake_worker.clear()
+
+
+def start_in_thread(bridge: Bridge) -> tuple[threading.Thread, threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=run_forever, args=(bridge, stop), name="abonne-worker", daemon=True)
+    thread.start()
+    return thread, stop
