@@ -26,7 +26,8 @@ class SettingField:
     url: bool = False
     required: bool = True
     help: str = ""
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # the only values accepted
+    suggestions: tuple[str, ...] = ()  # values offered to people; others are accepted too
 
 
 # --------------------------------------------------------------------------------------------- shops

@@ -55,7 +55,7 @@ class UnitOfWork:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.session.rollback()
+        # close() rolls back whatever was not committed and detaches objects with the state they were read in.
         self.session.close()
 
     def commit(self) -> None:
