@@ -88,9 +88,11 @@ def add_plan(bridge: Bridge, name: str, every: int, unit: str, trial_days: int =
     if not name:
         raise SetupError("the plan needs a name")
     try:
-        BillingPeriod(PeriodUnit(unit), every)
+        period_unit = PeriodUnit(unit)
     except ValueError:
         raise SetupError(f"unit must be one of day, week, month, year, got {unit!r}") from None
+    try:
+        BillingPeriod(period_unit, every)
     except TermsError as error:
         raise SetupError(f"every: {error}") from None
     if trial_days < 0:
