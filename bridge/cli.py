@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
+from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, Callable
@@ -77,6 +79,8 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
     from bridge.serving import make_server
     from bridge.worker import start_in_thread
     bridge = _ready_bridge()
+    if "ABONNE_PUBLIC_URL" not in os.environ:  # nothing said otherwise: callbacks come to where we listen
+        bridge.settings = replace(bridge.settings, public_url=f"http://{host}:{port}")
     server = make_server(create_app(bridge), host=host, port=port, threads=threads)
     stop = None
     if not no_worker:
