@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from bridge.domain.dunning import DunningPolicy
+
 DEFAULT_DATABASE_URL = "sqlite:///instance/abonne.db"
 MAX_BODY_BYTES = 1024 * 1024  # webhook and callback bodies; the largest real order payloads are ~10 KB
 
@@ -22,6 +24,11 @@ class Settings:
     instance_path: Path
     pay_link_days: int = 30
     worker_interval_seconds: float = 5.0
+    retry_schedule: str = "12h,12h,1d,2d,3d"
+    grace_days: int = 14
+    gateway_concurrency: int = 16  # renewal charges in flight at once: the gateway's latency bounds a run
+    shop_concurrency: int = 4  # renewal orders pushed into one shop at once (a real WooCommerce tops out near 6/s)
+    reconcile_minutes: int = 10
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -30,17 +37,37 @@ class Settings:
         public_url = env.get("ABONNE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
         if not public_url.startswith(("http://", "https://")):
             raise ConfigError(f"ABONNE_PUBLIC_URL must start with http:// or https://, got {public_url!r}")
+        numbers = {}
+        for name, default in (("ABONNE_PAY_LINK_DAYS", 30), ("ABONNE_GRACE_DAYS", 14),
+                              ("ABONNE_GATEWAY_CONCURRENCY", 16), ("ABONNE_SHOP_CONCURRENCY", 4),
+                              ("ABONNE_RECONCILE_MINUTES", 10)):
+            try:
+                numbers[name] = int(env.get(name, str(default)))
+            except ValueError:
+                raise ConfigError(f"{name} must be a whole number") from None
+            if numbers[name] < (0 if name == "ABONNE_GRACE_DAYS" else 1):
+                raise ConfigError(f"{name} must be at least {0 if name == 'ABONNE_GRACE_DAYS' else 1}")
+        retry_schedule = env.get("ABONNE_RETRY_SCHEDULE", "12h,12h,1d,2d,3d")
         try:
-            pay_link_days = int(env.get("ABONNE_PAY_LINK_DAYS", "30"))
-        except ValueError:
-            raise ConfigError("ABONNE_PAY_LINK_DAYS must be a whole number of days") from None
+            DunningPolicy.parse(retry_schedule, numbers["ABONNE_GRACE_DAYS"])
+        except ValueError as error:
+            raise ConfigError(f"ABONNE_RETRY_SCHEDULE: {error}") from None
         return cls(
             database_url=env.get("ABONNE_DATABASE_URL", DEFAULT_DATABASE_URL),
             secret_key=env.get("ABONNE_SECRET_KEY") or _instance_secret_key(instance),
             public_url=public_url,
             instance_path=instance,
-            pay_link_days=pay_link_days,
+            pay_link_days=numbers["ABONNE_PAY_LINK_DAYS"],
+            retry_schedule=retry_schedule,
+            grace_days=numbers["ABONNE_GRACE_DAYS"],
+            gateway_concurrency=numbers["ABONNE_GATEWAY_CONCURRENCY"],
+            shop_concurrency=numbers["ABONNE_SHOP_CONCURRENCY"],
+            reconcile_minutes=numbers["ABONNE_RECONCILE_MINUTES"],
         )
+
+    @property
+    def dunning(self) -> DunningPolicy:
+        return DunningPolicy.parse(self.retry_schedule, self.grace_days)
 
 
 def _instance_secret_key(instance: Path) -> str:

@@ -193,6 +193,59 @@ class ShopAdapter(Protocol):
         """Create (or reuse) the shop's webhooks pointing at delivery_url, signed with this shop's webhook
         secret. Returns what it did, one line each. Raises ShopError."""
 
+    def find_renewal_order(self, renewal: RenewalOrder) -> CreatedOrder | None:
+        """Look for an order an earlier attempt created for renewal.key (the shop has no idempotency keys, and a
+        timed-out create may have succeeded). Read-only. Raises ShopError."""
+
+    def create_renewal_order(self, renewal: RenewalOrder) -> CreatedOrder:
+        """Create the renewal as a paid order carrying renewal.key, then add a private note. NOT idempotent: the
+        caller calls find_renewal_order first, every time. Raises ShopError (retryable for timeouts and 5xx)."""
+
+    def orders_modified_since(self, since: datetime) -> list[ShopOrder]:
+        """Every order changed at or after `since` (UTC), oldest change first, for reconciliation when webhooks
+        were lost. Read-only. Raises ShopError."""
+
+    def repair_webhooks(self, delivery_url: str) -> list[WebhookRepair]:
+        """Check the shop's webhooks to delivery_url and re-enable those the shop disabled after failed
+        deliveries. Reports each webhook found. Raises ShopError."""
+
+
+@dataclass(frozen=True)
+class RenewalLine:
+    product_id: str
+    variation_id: str | None
+    name: str
+    quantity: int
+    net_total: Money  # excluding tax: the shop adds its own tax on top, as for the first order
+
+
+@dataclass(frozen=True)
+class RenewalOrder:
+    """A paid renewal to record in the shop as a normal order."""
+
+    key: str  # "<agreement id>:<cycle>": unique, written on the order so an earlier attempt can be found
+    parent_order_id: str
+    customer_id: str | None
+    billing: Address
+    shipping: Address
+    lines: tuple[RenewalLine, ...]
+    charged: Money  # what the card was charged, tax included
+    transaction_id: str  # the gateway's reference of the charge
+    agreement_id: int
+    cycle: int
+
+
+@dataclass(frozen=True)
+class CreatedOrder:
+    order_id: str
+    total: Money  # as the shop computed it; compared with RenewalOrder.charged
+
+
+@dataclass(frozen=True)
+class WebhookRepair:
+    detail: str  # one line for people, e.g. "webhook 7 (order.created) was disabled; re-enabled"
+    repaired: bool
+
 
 # --------------------------------------------------------------------------------------------- gateway
 

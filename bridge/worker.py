@@ -1,12 +1,12 @@
-"""The loop: process stored webhooks, then send what the outbox holds for shops."""
+"""The loop: stored webhooks, due renewals, unknown charges, housekeeping, then what the outbox holds for shops."""
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bridge.context import Bridge
-from bridge.services import intake, outbox
+from bridge.services import intake, janitor, lifecycle, outbox, renew
 
 log = logging.getLogger(__name__)
 
@@ -14,17 +14,26 @@ log = logging.getLogger(__name__)
 @dataclass
 class PassReport:
     deliveries: int = 0
+    renewals: renew.RenewReport = field(default_factory=renew.RenewReport)
+    settled_unknown: int = 0
+    cancelled_after_grace: int = 0
+    cards_warned: int = 0
     sent: int = 0
     retried: int = 0
     dead: int = 0
 
     @property
     def busy(self) -> bool:
-        return bool(self.deliveries or self.sent)
+        return bool(self.deliveries or self.renewals.attempts or self.settled_unknown or self.sent
+                    or self.cancelled_after_grace or self.cards_warned)
 
 
 def run_once(bridge: Bridge) -> PassReport:
     report = PassReport(deliveries=intake.process_pending(bridge))
+    report.settled_unknown = janitor.resolve(bridge).settled
+    report.renewals = renew.renew_due(bridge)
+    report.cancelled_after_grace = lifecycle.end_grace_periods(bridge)
+    report.cards_warned = lifecycle.warn_expiring_cards(bridge)
     drained = outbox.drain(bridge)
     report.sent, report.retried, report.dead = drained.sent, drained.retried, drained.dead
     return report

@@ -67,21 +67,25 @@ class Terms:
         if self.signup_fee is not None and self.signup_fee.currency != self.price.currency:
             raise TermsError("the sign-up fee must be in the price's currency")
 
-    def due_date(self, started_at: datetime, cycle: int) -> datetime:
-        """When cycle `cycle` (1-based) is due for an agreement that started at started_at.
+    def first_anchor(self, started_at: datetime) -> datetime:
+        """Where the schedule is anchored when an agreement starts: the trial's end, or the start itself.
 
-        Without a trial, cycle 1 is the sign-up payment itself. With a trial, cycle 1 falls when the trial ends
-        and later cycles keep the trial end as their anchor."""
-        if cycle < 1:
-            raise ValueError("cycles start at 1")
-        anchor = self.trial.nth_after(started_at, 1) if self.trial else started_at
-        return self.period.nth_after(anchor, cycle - 1)
+        Without a trial, cycle 1 is the sign-up payment and is due at the anchor; with a trial, cycle 1 is due
+        when the trial ends."""
+        return self.trial.nth_after(started_at, 1) if self.trial else started_at
 
-    def next_due(self, started_at: datetime, cycles_paid: int) -> datetime | None:
+    def due_date(self, anchor_at: datetime, anchor_cycle: int, cycle: int) -> datetime:
+        """When `cycle` is due, counting periods from the anchor (which cycle `anchor_cycle` fell on). Moving
+        the anchor is how "skip next" and "change the next date" keep every later date in step."""
+        if cycle < anchor_cycle:
+            raise ValueError(f"cycle {cycle} comes before the anchor's cycle {anchor_cycle}")
+        return self.period.nth_after(anchor_at, cycle - anchor_cycle)
+
+    def next_due(self, anchor_at: datetime, anchor_cycle: int, cycles_paid: int) -> datetime | None:
         """The next cycle's due date, or None when a fixed-length agreement has nothing left to charge."""
         if self.cycles is not None and cycles_paid >= self.cycles:
             return None
-        return self.due_date(started_at, cycles_paid + 1)
+        return self.due_date(anchor_at, anchor_cycle, cycles_paid + 1)
 
     @property
     def first_cycle_at_signup(self) -> bool:

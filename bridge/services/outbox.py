@@ -1,18 +1,21 @@
 """Work for shops, queued in the transaction that causes it and sent at least once by the worker."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from bridge.context import Bridge
-from bridge.ports import ShopError
+from bridge.domain.money import Money
+from bridge.ports import Address, CreatedOrder, RenewalLine, RenewalOrder, ShopError
 from bridge.services import events
 from bridge.store.db import UnitOfWork, is_postgresql
-from bridge.store.tables import OutboxMessage, Shop
+from bridge.store.tables import Charge, OutboxMessage, Shop
 
 MAX_ATTEMPTS = 12
 LEASE = timedelta(minutes=5)  # a claimed message is retried after this if its worker died mid-send
@@ -38,14 +41,28 @@ class DrainReport:
     dead: int = 0
 
 
-def drain(bridge: Bridge, limit: int = 20) -> DrainReport:
+def drain(bridge: Bridge, limit: int = 50) -> DrainReport:
+    """Send what is due, several shops at once and at most `shop_concurrency` calls into any one shop."""
     report = DrainReport()
-    for message_id in _claim(bridge, limit):
-        _send(bridge, message_id, report)
+    claimed = _claim(bridge, limit)
+    if not claimed:
+        return report
+    per_shop = bridge.settings.shop_concurrency
+    gates: dict[int, threading.Semaphore] = defaultdict(lambda: threading.Semaphore(per_shop))
+    lock = threading.Lock()
+
+    def send(message_id: int, shop_id: int) -> None:
+        with gates[shop_id]:
+            _send(bridge, message_id, report, lock)
+
+    for shop_id in {shop for _, shop in claimed}:
+        gates[shop_id]  # create every gate before the threads share the dict
+    with ThreadPoolExecutor(max_workers=min(len(claimed), per_shop * len(gates))) as pool:
+        list(pool.map(lambda item: send(*item), claimed))
     return report
 
 
-def _claim(bridge: Bridge, limit: int) -> list[int]:
+def _claim(bridge: Bridge, limit: int) -> list[tuple[int, int]]:
     now = bridge.clock.now()
     with bridge.uow() as uow:
         query = (select(OutboxMessage).where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now)
@@ -57,20 +74,25 @@ def _claim(bridge: Bridge, limit: int) -> list[int]:
             message.attempts += 1
             message.next_attempt_at = now + LEASE
         uow.commit()
-        return [m.id for m in messages]
+        return [(m.id, m.shop_id) for m in messages]
 
 
-def _send(bridge: Bridge, message_id: int, report: DrainReport) -> None:
+def _send(bridge: Bridge, message_id: int, report: DrainReport, lock: threading.Lock) -> None:
     with bridge.uow() as uow:
         message = uow.session.get(OutboxMessage, message_id)
         shop = uow.session.get(Shop, message.shop_id)
         adapter = bridge.shop_adapter(shop)
         kind, payload, attempts = message.kind, dict(message.payload), message.attempts
+    created = None
     try:
         if kind == "customer_note":
             adapter.add_customer_note(payload["order_id"], payload["text"])
         elif kind == "mark_paid":
             adapter.mark_paid(payload["order_id"], payload["transaction_id"])
+        elif kind == "renewal_order":
+            renewal = renewal_from_payload(payload["renewal"])
+            # I6: a create that timed out may have succeeded, so look before every create, first or retry.
+            created = adapter.find_renewal_order(renewal) or adapter.create_renewal_order(renewal)
         else:
             raise ShopError(f"unknown outbox message kind {kind!r}")
         error = None
@@ -79,20 +101,58 @@ def _send(bridge: Bridge, message_id: int, report: DrainReport) -> None:
     now = bridge.clock.now()
     with bridge.uow() as uow:
         message = uow.session.get(OutboxMessage, message_id)
+        order_id = str(payload.get("order_id") or payload.get("renewal", {}).get("parent_order_id", ""))
         if error is None:
             message.state, message.done_at, message.last_error = "done", now, ""
-            report.sent += 1
+            if created is not None:
+                _record_renewal_order(uow, now, message.shop_id, payload, created)
+            outcome = "sent"
         elif error.retryable and attempts < MAX_ATTEMPTS:
             message.next_attempt_at = now + backoff(attempts)
             message.last_error = error.detail
-            report.retried += 1
+            outcome = "retried"
         else:
             message.state, message.last_error = "dead", error.detail
-            events.record(uow, now, "outbox_dead", f"{kind} for order {payload.get('order_id')} gave up after "
-                          f"{attempts} attempts: {error.detail}", shop_id=message.shop_id,
-                          order_id=str(payload.get("order_id", "")))
-            report.dead += 1
-        try:
-            uow.commit()
-        except IntegrityError:
-            uow.rollback()
+            events.record(uow, now, "outbox_dead", f"{kind} for order {order_id} gave up after "
+                          f"{attempts} attempts: {error.detail}", shop_id=message.shop_id, order_id=order_id)
+            outcome = "dead"
+        uow.commit()
+    with lock:
+        setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+def _record_renewal_order(uow: UnitOfWork, now: datetime, shop_id: int, payload: dict[str, Any],
+                          created: CreatedOrder) -> None:
+    renewal = payload["renewal"]
+    charge = uow.session.get(Charge, payload["charge_id"])
+    charge.shop_order_id = created.order_id
+    charged = Money(**renewal["charged"])
+    message = f"renewal order {created.order_id} created in the shop for cycle {renewal['cycle']}"
+    if created.total != charged:
+        # Shops recompute tax on API-created orders; a difference is shown, never silently accepted.
+        message += f", but the shop's total is {created.total} while the card was charged {charged}"
+        events.record(uow, now, "renewal_total_differs", message, shop_id=shop_id,
+                      agreement_id=renewal["agreement_id"], order_id=created.order_id)
+        return
+    events.record(uow, now, "renewal_order_created", message, shop_id=shop_id, agreement_id=renewal["agreement_id"],
+                  order_id=created.order_id)
+
+
+def renewal_payload(renewal: RenewalOrder) -> dict[str, Any]:
+    data = asdict(renewal)
+    data["charged"] = {"minor": renewal.charged.minor, "currency": renewal.charged.currency}
+    data["lines"] = [{**asdict(line), "net_total": {"minor": line.net_total.minor,
+                                                    "currency": line.net_total.currency}}
+                     for line in renewal.lines]
+    return data
+
+
+def renewal_from_payload(data: dict[str, Any]) -> RenewalOrder:
+    return RenewalOrder(
+        key=data["key"], parent_order_id=data["parent_order_id"], customer_id=data["customer_id"],
+        billing=Address(**data["billing"]), shipping=Address(**data["shipping"]),
+        lines=tuple(RenewalLine(product_id=line["product_id"], variation_id=line["variation_id"], name=line["name"],
+                                quantity=line["quantity"], net_total=Money(**line["net_total"]))
+                    for line in data["lines"]),
+        charged=Money(**data["charged"]), transaction_id=data["transaction_id"],
+        agreement_id=data["agreement_id"], cycle=data["cycle"])

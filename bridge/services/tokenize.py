@@ -1,9 +1,7 @@
 """The customer's first payment on the gateway's hosted page, which stores the card for renewals."""
 from __future__ import annotations
 
-import enum
 from datetime import datetime
-from typing import Sequence
 
 from sqlalchemy import select
 
@@ -16,7 +14,8 @@ from bridge.ports import (CallbackKind, CartItem, Customer, GatewayCallback, Hos
 from bridge.services import events, outbox
 from bridge.services.intake import new_gateway_order_id
 from bridge.store.db import UnitOfWork
-from bridge.store.tables import Agreement, Charge, Checkout, GatewayAccount, GatewayCallbackRecord, ShopOrderRecord
+from bridge.services.callbacks import CallbackOutcome, CallbackRefused
+from bridge.store.tables import Agreement, Charge, Checkout, GatewayAccount, ShopOrderRecord
 from bridge.vault import LinkError
 
 
@@ -64,7 +63,7 @@ def pay_form(bridge: Bridge, token: str) -> HostedForm:
             mode, items = HostedMode.STORE_ONLY, []
         request = HostedPaymentRequest(
             gateway_order_id=checkout.gateway_order_id, mode=mode, currency=order.currency, items=tuple(items),
-            customer=_customer(order.data.get("billing") or {}),
+            customer=customer_of(order.data.get("billing") or {}),
             url_ok=bridge.public_url("/gateway/mypos/ok"), url_cancel=bridge.public_url("/gateway/mypos/cancel"),
             url_notify=bridge.public_url("/gateway/mypos/notify"), note=f"Order {order.number}")
         gateway = bridge.gateway(uow.session.get(GatewayAccount, 1))
@@ -103,7 +102,7 @@ def _cart(order: ShopOrderRecord, agreements: list[Agreement]) -> list[CartItem]
     return items
 
 
-def _customer(billing: dict) -> Customer:
+def customer_of(billing: dict) -> Customer:
     address = " ".join(part for part in (billing.get("address_1", ""), billing.get("address_2", "")) if part)
     return Customer(email=billing.get("email", ""), first_name=billing.get("first_name", ""),
                     last_name=billing.get("last_name", ""), phone=billing.get("phone", ""),
@@ -111,50 +110,9 @@ def _customer(billing: dict) -> Customer:
                     postcode=billing.get("postcode", ""), address=address)
 
 
-class CallbackOutcome(enum.Enum):
-    ACTIVATED = "activated"
-    REPLAYED = "replayed"
-    ROLLED_BACK = "rolled_back"
-    CANCELLED = "cancelled"
-    RETURNED = "returned"
-    IGNORED = "ignored"
-
-
-class CallbackRefused(Exception):
-    """A verified callback abonne cannot accept (unknown order, wrong amount, no card); answering anything but
-    OK makes the gateway reverse the payment, which is what should happen then."""
-
-    def __init__(self, code: str, detail: str):
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
-def take_callback(bridge: Bridge, form: Sequence[tuple[str, str]]) -> CallbackOutcome:
-    """Verify and apply one gateway callback. Idempotent: a replay changes nothing.
-    Raises CallbackRejected (unverified: nothing written) or CallbackRefused."""
-    with bridge.uow() as uow:
-        gateway = bridge.gateway(uow.session.get(GatewayAccount, 1))
-    callback = gateway.verify_callback(form)
-    now = bridge.clock.now()
-    with bridge.uow() as uow:
-        checkout = uow.session.scalar(select(Checkout).where(Checkout.gateway_order_id == callback.gateway_order_id)
-                                      .with_for_update())
-        outcome = _apply(bridge, uow, now, checkout, callback)
-        uow.session.add(GatewayCallbackRecord(kind=callback.kind.value, gateway_order_id=callback.gateway_order_id,
-                                              transaction_ref=callback.transaction_ref, outcome=outcome.value,
-                                              received_at=now))
-        uow.commit()
-        return outcome
-
-
-def _apply(bridge: Bridge, uow: UnitOfWork, now: datetime, checkout: Checkout | None, callback: GatewayCallback) -> CallbackOutcome:
-    if callback.kind is CallbackKind.RETURNED:
-        return CallbackOutcome.RETURNED
-    if checkout is None:
-        if callback.kind is CallbackKind.PAID:
-            raise CallbackRefused("unknown_order", f"no checkout has gateway order id {callback.gateway_order_id}")
-        return CallbackOutcome.IGNORED
+def apply_callback(bridge: Bridge, uow: UnitOfWork, now: datetime, checkout: Checkout,
+                   callback: GatewayCallback) -> CallbackOutcome:
+    """A verified callback about a first payment. Raises CallbackRefused."""
     order = uow.session.get(ShopOrderRecord, checkout.shop_order_pk)
     if callback.kind is CallbackKind.CANCELLED:
         events.record(uow, now, "payment_cancelled", "the customer left the payment page without paying",
@@ -185,21 +143,23 @@ def _paid(bridge: Bridge, uow: UnitOfWork, now: datetime, checkout: Checkout, or
         agreement.state = next_state(AgreementState(agreement.state), AgreementEvent.CARD_STORED).value
         agreement.started_at, agreement.updated_at = now, now
         terms = terms_of(agreement)
+        agreement.anchor_at, agreement.anchor_cycle = terms.first_anchor(now), 1
         if terms.first_cycle_at_signup:
             uow.session.add(Charge(agreement_id=agreement.id, cycle=1, source="hosted_page" if paying else "shop",
                                    amount_minor=agreement.amount_minor, currency=agreement.currency,
                                    state="succeeded", transaction_ref=callback.transaction_ref if paying else "",
                                    created_at=now, settled_at=now))
             agreement.cycles_paid = 1
-        agreement.next_charge_at = terms.next_due(now, agreement.cycles_paid)
+        agreement.next_charge_at = terms.next_due(agreement.anchor_at, 1, agreement.cycles_paid)
         if agreement.next_charge_at is None:
             agreement.state = AgreementState.EXPIRED.value
         how = "paid the first cycle and stored" if paying else "stored"
-        events.record(uow, now, "card_stored", f"the customer {how} a {card.card_type} card ending {card.last4} "
-                      f"(expires {card.exp_yymm[2:]}/{card.exp_yymm[:2]}); next charge "
-                      f"{agreement.next_charge_at:%Y-%m-%d}" if agreement.next_charge_at else "the customer stored "
-                      "a card; nothing is left to charge", shop_id=order.shop_id, agreement_id=agreement.id,
-                      order_id=order.order_id, transaction_ref=callback.transaction_ref)
+        then = (f"next charge {agreement.next_charge_at:%Y-%m-%d}" if agreement.next_charge_at
+                else "nothing is left to charge")
+        events.record(uow, now, "card_stored", f"the customer {how} a card ending {card.last4} (type "
+                      f"{card.card_type}, expires {card.exp_yymm[2:]}/{card.exp_yymm[:2]}); {then}",
+                      shop_id=order.shop_id, agreement_id=agreement.id, order_id=order.order_id,
+                      transaction_ref=callback.transaction_ref)
     if paying:
         outbox.enqueue(uow, now, order.shop_id, "mark_paid", f"mark-paid:{checkout.id}",
                        {"order_id": order.order_id, "transaction_id": callback.transaction_ref})

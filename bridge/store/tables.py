@@ -43,6 +43,8 @@ class Shop(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # non-secret settings
     secrets_encrypted: Mapped[str] = mapped_column(Text)  # Fernet token of a JSON object
     created_at: Mapped[datetime]
+    reconciled_until: Mapped[Optional[datetime]] = mapped_column(nullable=True)  # orders seen up to here
+    reconcile_due_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
 
 
 class GatewayAccount(Base):
@@ -186,7 +188,13 @@ class Agreement(Base):
     state: Mapped[str] = mapped_column(String(16))
     cycles_paid: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
-    next_charge_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    anchor_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)  # the schedule counts periods from here
+    anchor_cycle: Mapped[int] = mapped_column(Integer, default=1)  # ...which is when this cycle fell due
+    next_charge_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)  # next attempt (due date or retry)
+    declines_this_cycle: Mapped[int] = mapped_column(Integer, default=0)
+    suspended_until: Mapped[Optional[datetime]] = mapped_column(nullable=True)  # grace end: then cancelled
+    cancel_at_period_end: Mapped[bool] = mapped_column(default=False)
+    card_reminder_for: Mapped[str] = mapped_column(String(4), default="")  # the expiry already warned about
     card_token_encrypted: Mapped[str] = mapped_column(Text, default="")
     card_last4: Mapped[str] = mapped_column(String(4), default="")
     card_exp: Mapped[str] = mapped_column(String(4), default="")  # YYMM, as myPOS returns it
@@ -205,21 +213,50 @@ class Charge(Base):
         # I2: at most one successful charge per (agreement, cycle).
         Index("uq_charges_one_success_per_cycle", "agreement_id", "cycle", unique=True,
               sqlite_where=text("state = 'succeeded'"), postgresql_where=text("state = 'succeeded'")),
+        # I2: attempt n+1 is never sent while attempt n is pending or unknown: one open attempt per agreement.
+        Index("uq_charges_one_open_attempt", "agreement_id", unique=True,
+              sqlite_where=text("state IN ('pending', 'unknown')"),
+              postgresql_where=text("state IN ('pending', 'unknown')")),
+        Index("ix_charges_state_check", "state", "next_check_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="RESTRICT"))
     cycle: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
     gateway_order_id: Mapped[Optional[str]] = mapped_column(String(80), unique=True, nullable=True)
     source: Mapped[str] = mapped_column(String(16))  # hosted_page | stored_card | shop (paid in the shop)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    state: Mapped[str] = mapped_column(String(16))  # pending | succeeded | declined | unknown | reversed
+    # pending | succeeded | declined | unknown | not_charged (the gateway never took it) | reversed
+    state: Mapped[str] = mapped_column(String(16))
     transaction_ref: Mapped[str] = mapped_column(String(64), default="")
     status_code: Mapped[str] = mapped_column(String(16), default="")
+    decline: Mapped[str] = mapped_column(String(8), default="")  # soft | hard
     message: Mapped[str] = mapped_column(Text, default="")
+    checks: Mapped[int] = mapped_column(Integer, default=0)  # status queries so far (janitor)
+    next_check_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    shop_order_id: Mapped[str] = mapped_column(String(64), default="")  # the renewal order in the shop
     created_at: Mapped[datetime]
     settled_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+
+
+class CardUpdate(Base):
+    """A customer's visit to the hosted page to replace the stored card (and maybe pay what is overdue)."""
+
+    __tablename__ = "card_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), index=True)
+    gateway_order_id: Mapped[str] = mapped_column(String(80), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | done
+    mode: Mapped[str] = mapped_column(String(16), default="")
+    cycle: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)  # the overdue cycle paid with it
+    amount_minor: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    transaction_ref: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
+    done_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
 
 
 class GatewayCallbackRecord(Base):

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, request
 
 from bridge.context import NotConfigured
 from bridge.ports import CallbackRejected, GatewayConfigError
-from bridge.services.tokenize import CallbackOutcome, CallbackRefused, take_callback
+from bridge.services.callbacks import CallbackOutcome, CallbackRefused, take_callback
 from bridge.web import current_bridge
 from bridge.web.errors import json_error
 from bridge.web.pay import customer_page

@@ -1,6 +1,7 @@
 """abonne over real HTTP with a real database, next to the stand-in shop and the stand-in myPOS."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -15,13 +16,14 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from adapters.mypos.standin import MyPosStandin
+from adapters.mypos.standin import MyPosStandin, customer_pays, read_form, submit_auto_form
 from adapters.woocommerce.standin import WooCommerceStandin
 from bridge.app import build_bridge, create_app
 from bridge.cli import main as cli_main
 from bridge.clock import SettableClock
 from bridge.config import Settings
 from bridge.context import Bridge
+from bridge.ports import HostedForm
 from bridge.serving import RunningServer, serve_in_thread
 from bridge.store.db import migrate
 from bridge.worker import start_in_thread
@@ -31,6 +33,7 @@ from tests.waiting import wait_for
 CK = "ck_f9e4731437e9d43d89a65d490b0c167a6e00b1c9"
 CS = "cs_a97fc6d7dc88f0d6fadd29da2d5d47baba6fbb47"
 START = datetime(2027, 1, 31, 9, 0, tzinfo=timezone.utc)
+VISA = "4006090000000007"
 POSTGRES_SETTING = "ABONNE_TEST_DATABASE_URL"
 
 
@@ -180,6 +183,22 @@ class Configured:
 
     def agreements(self, order_id: int) -> list[Any]:
         return self.abonne.rows("SELECT * FROM agreements WHERE order_id = :o ORDER BY id", o=str(order_id))
+
+    def subscribe(self, lines: list[tuple[int, int]], card: str = VISA, exp: str = "12/30",
+                  **order: Any) -> tuple[int, list[int]]:
+        """A customer orders, opens the pay link from the shop's note, pays on the hosted page. Returns the shop
+        order id and the ids of its agreements, once they are active."""
+        order_id = self.woo.place_order(customer=BILLING, lines=lines, payment_method="mypos", **order)
+        page = requests.get(self.customer_note_link(order_id), timeout=10)
+        action, fields = read_form(page.text)
+        submit_auto_form(customer_pays(HostedForm(action, tuple(fields)), card=card, exp=exp))
+        rows = wait_for(lambda: (found := self.agreements(order_id)) and all(a["state"] != "awaiting_card"
+                                                                               for a in found) and found,
+                        what=f"the agreements of order {order_id} to activate")
+        return order_id, [row["id"] for row in rows]
+
+    def agreement(self, agreement_id: int) -> dict[str, Any]:
+        return json.loads(self.abonne.cli("agreements", "show", str(agreement_id), "--json").output)
 
 
 BILLING = {"first_name": "Maria", "last_name": "Ivanova", "address_1": "12 Vitosha Blvd", "city": "Sofia",

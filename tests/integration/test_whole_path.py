@@ -7,10 +7,8 @@ import requests
 
 from adapters.mypos.standin import customer_cancels, customer_pays, read_form, submit_auto_form
 from bridge.ports import HostedForm
-from tests.integration.conftest import BILLING, Configured
+from tests.integration.conftest import BILLING, VISA, Configured
 from tests.waiting import wait_for
-
-VISA = "4006090000000007"
 
 
 def open_pay_link(link: str) -> tuple[requests.Response, HostedForm]:

@@ -1,0 +1,150 @@
+"""Charge every due agreement once: claim, write ahead (I3), call the gateway with many calls in flight, settle.
+
+Exactly once rests on the database, not on this code's care: one open attempt per agreement and one success per
+cycle are unique indexes (I2); the claim locks rows with SKIP LOCKED on PostgreSQL and holds SQLite's single write
+lock (I7), so any number of workers can run this at once.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
+
+from bridge.context import Bridge, NotConfigured
+from bridge.domain.agreement import AgreementEvent, AgreementState, next_state
+from bridge.domain.money import Money
+from bridge.ports import (CartItem, ChargeOutcome, ChargeRequest, ChargeResult, DeclineKind, GatewayConfigError,
+                          PaymentGateway)
+from bridge.services import billing, events
+from bridge.store.db import is_postgresql
+from bridge.store.tables import Agreement, Charge, GatewayAccount
+
+log = logging.getLogger(__name__)
+
+CHARGEABLE = (AgreementState.ACTIVE.value, AgreementState.PAST_DUE.value)
+
+
+@dataclass
+class RenewReport:
+    charged: int = 0
+    declined: int = 0
+    unknown: int = 0
+    not_charged: int = 0
+    cancelled_at_period_end: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def attempts(self) -> int:
+        return self.charged + self.declined + self.unknown + self.not_charged
+
+    def summary(self) -> str:
+        text = (f"charged {self.charged}, declined {self.declined}, unknown {self.unknown} (the janitor will ask), "
+                f"not charged {self.not_charged}, cancelled at period end {self.cancelled_at_period_end}")
+        return "; ".join([text, *self.problems])
+
+
+@dataclass(frozen=True)
+class Attempt:
+    charge_id: int
+    agreement_id: int
+    request: ChargeRequest
+
+
+def renew_due(bridge: Bridge, limit: int = 200) -> RenewReport:
+    report = RenewReport()
+    with bridge.uow() as uow:
+        account = uow.session.get(GatewayAccount, 1)
+    try:
+        gateway = bridge.gateway(account)
+    except NotConfigured:
+        return report  # nothing can be charged before the gateway is set up; agreements cannot be active either
+    attempts = claim(bridge, limit, report)
+    if not attempts:
+        return report
+    with ThreadPoolExecutor(max_workers=min(bridge.settings.gateway_concurrency, len(attempts))) as pool:
+        calls = {pool.submit(_charge, gateway, attempt.request): attempt for attempt in attempts}
+        for done in as_completed(calls):
+            settle(bridge, calls[done], done.result(), report)
+    return report
+
+
+def claim(bridge: Bridge, limit: int, report: RenewReport) -> list[Attempt]:
+    """Write one pending charge per due agreement and commit before any gateway call."""
+    now = bridge.clock.now()
+    open_attempt = exists().where(Charge.agreement_id == Agreement.id, Charge.state.in_(billing.OPEN_STATES))
+    query = (select(Agreement).where(Agreement.state.in_(CHARGEABLE), Agreement.next_charge_at <= now, ~open_attempt)
+             .order_by(Agreement.next_charge_at, Agreement.id).limit(limit))
+    if is_postgresql(bridge.db.engine):
+        query = query.with_for_update(skip_locked=True, of=Agreement)
+    attempts: list[tuple[Charge, Agreement, str]] = []
+    with bridge.uow() as uow:
+        for agreement in uow.session.scalars(query):
+            if agreement.cancel_at_period_end:
+                _cancel_at_period_end(uow, agreement, now)
+                report.cancelled_at_period_end += 1
+                continue
+            cycle = agreement.cycles_paid + 1
+            attempt = 1 + (uow.session.scalar(select(func.max(Charge.attempt)).where(
+                Charge.agreement_id == agreement.id, Charge.cycle == cycle)) or 0)
+            charge = Charge(agreement_id=agreement.id, cycle=cycle, attempt=attempt, source="stored_card",
+                            gateway_order_id=f"ab-{agreement.id}-{cycle}-{attempt}-{secrets.token_hex(4)}",
+                            amount_minor=agreement.amount_minor, currency=agreement.currency, state="pending",
+                            created_at=now)
+            uow.session.add(charge)
+            attempts.append((charge, agreement, bridge.vault.decrypt(agreement.card_token_encrypted)))
+        try:
+            uow.commit()
+        except IntegrityError:  # another worker opened an attempt first: the database said no, nothing is lost
+            uow.rollback()
+            return []
+    return [Attempt(charge.id, agreement.id, ChargeRequest(
+        gateway_order_id=charge.gateway_order_id, card_token=token, amount=Money(charge.amount_minor, charge.currency),
+        items=(CartItem(f"{agreement.product_name} (renewal {charge.cycle})", 1,
+                        Money(charge.amount_minor, charge.currency)),),
+        note=f"Subscription {agreement.id}, cycle {charge.cycle}")) for charge, agreement, token in attempts]
+
+
+def _cancel_at_period_end(uow, agreement: Agreement, now) -> None:
+    agreement.state = next_state(AgreementState(agreement.state), AgreementEvent.CANCELLED).value
+    agreement.next_charge_at, agreement.updated_at = None, now
+    events.record(uow, now, "agreement_cancelled", "the paid period ended and the agreement was set to cancel then",
+                  shop_id=agreement.shop_id, agreement_id=agreement.id, order_id=agreement.order_id)
+
+
+def _charge(gateway: PaymentGateway, request: ChargeRequest) -> ChargeResult | GatewayConfigError:
+    try:
+        return gateway.charge_stored_card(request)
+    except GatewayConfigError as error:
+        return error
+    except Exception:  # whatever went wrong, the card may have been charged: only the gateway can say (I4)
+        log.exception("charging %s failed unexpectedly", request.gateway_order_id)
+        return ChargeResult(ChargeOutcome.UNKNOWN, message="the charge call failed unexpectedly")
+
+
+def settle(bridge: Bridge, attempt: Attempt, result: ChargeResult | GatewayConfigError, report: RenewReport) -> None:
+    now = bridge.clock.now()
+    with bridge.uow() as uow:
+        charge = uow.session.get(Charge, attempt.charge_id)
+        agreement = uow.session.get(Agreement, attempt.agreement_id)
+        if charge.state != "pending":  # the janitor got there first (this call outlived the claim)
+            return
+        if isinstance(result, GatewayConfigError):
+            billing.record_not_charged(uow, agreement, charge, f"the gateway refused our settings: {result}", now)
+            report.not_charged += 1
+            report.problems.append(f"gateway settings refused: {result}")
+        elif result.outcome is ChargeOutcome.SUCCEEDED:
+            billing.record_success(bridge, uow, agreement, charge, result.transaction_ref, now)
+            report.charged += 1
+        elif result.outcome is ChargeOutcome.DECLINED:
+            billing.record_decline(bridge, uow, agreement, charge, result.status_code, result.message,
+                                   result.decline is DeclineKind.HARD, now)
+            report.declined += 1
+        else:
+            from bridge.services.janitor import mark_unknown
+            mark_unknown(uow, agreement, charge, result.message or f"status {result.status_code}", now)
+            report.unknown += 1
+        uow.commit()
