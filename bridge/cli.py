@@ -76,7 +76,7 @@ def migrate() -> None:
 def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
     """Serve the web endpoints (waitress) with the embedded worker."""
     from bridge.app import create_app
-    from bridge.serving import make_server
+    from bridge.serving import make_server, request_shutdown
     from bridge.worker import start_in_thread
     bridge = _ready_bridge()
     if "ABONNE_PUBLIC_URL" not in os.environ:  # nothing said otherwise: callbacks come to where we listen
@@ -87,12 +87,13 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
         _, stop = start_in_thread(bridge)
     click.echo(f"abonne listening on http://{host}:{server.effective_port} "
                f"({'web only' if no_worker else 'web and worker'}); public URL {bridge.settings.public_url}")
-    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    signal.signal(signal.SIGTERM, lambda *_: request_shutdown(server))
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        server.task_dispatcher.shutdown(timeout=5)
         if stop is not None:
             stop.set()
             bridge.wake_worker.set()
@@ -117,6 +118,30 @@ def worker(once: bool) -> None:
         run_forever(bridge, stop)
     except KeyboardInterrupt:
         pass
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="Run one renewal pass (required: the loop is `worker`).")
+@friendly
+def renew(once: bool) -> None:
+    """Charge every due agreement once, settle what the janitor can, and print a summary."""
+    from bridge.services import janitor, outbox
+    from bridge.services.renew import renew_due
+    bridge = _ready_bridge()
+    settled = janitor.resolve(bridge)
+    report = renew_due(bridge)
+    sent = outbox.drain(bridge)
+    click.echo(f"renewals: {report.summary()}")
+    click.echo(f"unknown charges settled: {settled.settled}, still unknown: {settled.still_unknown}")
+    click.echo(f"shop updates sent: {sent.sent}, to retry: {sent.retried}, given up: {sent.dead}")
+
+
+@main.command()
+@friendly
+def reconcile() -> None:
+    """Poll every shop for orders whose webhooks were lost, and re-enable disabled webhooks."""
+    from bridge.services.reconcile import reconcile_due
+    click.echo(reconcile_due(_ready_bridge(), force=True).summary())
 
 
 # ----------------------------------------------------------------------------------------------------- shops
@@ -144,28 +169,38 @@ def shop() -> None:
 @click.option("--name", default="", help="A name for people; defaults to the URL.")
 @click.option("--register-webhooks", is_flag=True,
               help="Create the shop's order webhooks through its API (abonne must be reachable at its public URL).")
+@click.option("--skip-check", is_flag=True, help="Save the shop even if its API cannot be reached now.")
 @_shop_setting_options
 @friendly
-def shop_add(platform: str, name: str, register_webhooks: bool, **values: Any) -> None:
+def shop_add(platform: str, name: str, register_webhooks: bool, skip_check: bool, **values: Any) -> None:
     """Connect a shop and print its id and webhook URL."""
     bridge = _ready_bridge()
-    new = setup.add_shop(bridge, platform, values, name=name)
+    new = setup.add_shop(bridge, platform, values, name=name, check=not skip_check)
     url = setup.webhook_url(bridge, new)
     click.echo(f"shop {new.id} added ({new.platform}, {new.url})")
     if not register_webhooks:
         click.echo(f"webhook URL: {url}")
-        click.echo("In WooCommerce > Settings > Advanced > Webhooks add order.created and order.updated webhooks "
-                   "(API version WP REST API Integration v3) with this delivery URL and the same secret.")
+        click.echo("In WooCommerce > Settings > Advanced > Webhooks add order.created, order.updated and order.deleted "
+                   "webhooks (API version WP REST API Integration v3) with this delivery URL and the same secret, "
+                   f"or run `abonne shop register-webhooks {new.id}`.")
         return
+    _register_webhooks(bridge, new, url)
+
+
+def _register_webhooks(bridge: Bridge, shop_row: Any, url: str) -> None:
     from bridge.ports import ShopError
     try:
-        lines = bridge.shop_adapter(new).register_webhooks(url)
+        lines, pinged = setup.register_webhooks(bridge, shop_row)
     except ShopError as error:
-        raise click.ClickException(f"shop {new.id} was added, but its webhooks could not be registered: "
-                                   f"{error.detail}. Fix it and run `abonne shop register-webhooks {new.id}`.")
+        raise click.ClickException(f"the webhooks of shop {shop_row.id} could not be registered: {error.detail}. "
+                                   f"Fix it and run `abonne shop register-webhooks {shop_row.id}`.")
     for line in lines:
         click.echo(line)
     click.echo(f"webhook URL: {url}")
+    if not pinged:
+        raise click.ClickException(f"the shop created the webhooks, but its ping never reached abonne at {url}: "
+                                   "start `abonne serve` there (ABONNE_PUBLIC_URL must be the address the shop can "
+                                   "reach), then run `abonne shop register-webhooks` again")
 
 
 @shop.command("register-webhooks")
@@ -173,14 +208,9 @@ def shop_add(platform: str, name: str, register_webhooks: bool, **values: Any) -
 @friendly
 def shop_register_webhooks(shop_id: int) -> None:
     """(Re)create a shop's order webhooks through its API."""
-    from bridge.ports import ShopError
     bridge = _ready_bridge()
     found = setup.get_shop(bridge, shop_id)
-    try:
-        for line in bridge.shop_adapter(found).register_webhooks(setup.webhook_url(bridge, found)):
-            click.echo(line)
-    except ShopError as error:
-        raise click.ClickException(error.detail)
+    _register_webhooks(bridge, found, setup.webhook_url(bridge, found))
 
 
 @shop.command("list")
@@ -366,6 +396,75 @@ def agreements_show(agreement_id: int, as_json: bool) -> None:
     click.echo("events:")
     for e in data["events"]:
         click.echo(f"  {e['at']}  {e['message']}")
+
+
+def _lifecycle(action: Callable[..., str], *args: Any) -> None:
+    from bridge.services.lifecycle import LifecycleError
+    try:
+        click.echo(action(_ready_bridge(), *args))
+    except LifecycleError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@agreements.command("pause")
+@click.argument("agreement_id", type=int)
+@friendly
+def agreements_pause(agreement_id: int) -> None:
+    """Stop charging until resumed."""
+    from bridge.services.lifecycle import pause
+    _lifecycle(pause, agreement_id)
+
+
+@agreements.command("resume")
+@click.argument("agreement_id", type=int)
+@friendly
+def agreements_resume(agreement_id: int) -> None:
+    from bridge.services.lifecycle import resume
+    _lifecycle(resume, agreement_id)
+
+
+@agreements.command("cancel")
+@click.argument("agreement_id", type=int)
+@click.option("--at-period-end", is_flag=True, help="Keep it until the paid period ends, then cancel.")
+@friendly
+def agreements_cancel(agreement_id: int, at_period_end: bool) -> None:
+    from bridge.services.lifecycle import cancel
+    _lifecycle(cancel, agreement_id, at_period_end)
+
+
+@agreements.command("charge-now")
+@click.argument("agreement_id", type=int)
+@friendly
+def agreements_charge_now(agreement_id: int) -> None:
+    """Charge the next cycle on the worker's next pass."""
+    from bridge.services.lifecycle import charge_now
+    _lifecycle(charge_now, agreement_id)
+
+
+@agreements.command("skip-next")
+@click.argument("agreement_id", type=int)
+@friendly
+def agreements_skip_next(agreement_id: int) -> None:
+    """Postpone the next cycle by one period."""
+    from bridge.services.lifecycle import skip_next
+    _lifecycle(skip_next, agreement_id)
+
+
+@agreements.command("set-next-date")
+@click.argument("agreement_id", type=int)
+@click.argument("when")
+@friendly
+def agreements_set_next_date(agreement_id: int, when: str) -> None:
+    """Move the next charge to WHEN (UTC, e.g. 2027-05-15 or 2027-05-15T09:00); later cycles follow it."""
+    from datetime import datetime, timezone
+    from bridge.services.lifecycle import set_next_date
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        raise click.ClickException(f"WHEN must be a date such as 2027-05-15 or 2027-05-15T09:00, got {when!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    _lifecycle(set_next_date, agreement_id, moment)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,18 @@ class RunningServer:
     _thread: threading.Thread
 
     def stop(self) -> None:
-        """Close the listener and every open connection from inside waitress's own loop thread (closing sockets
-        from outside races with its poll), let the loop end, then stop the worker threads."""
-        def close_all() -> None:
-            for channel in list(self._server._map.values()):
-                channel.close()
-        self._server.trigger.pull_trigger(close_all)
+        request_shutdown(self._server)
         self._thread.join(timeout=10)
         self._server.task_dispatcher.shutdown(timeout=5)
+
+
+def request_shutdown(server: Any) -> None:
+    """Make `server.run()` return: close the listener and every open connection from inside waitress's own loop
+    thread, since closing sockets from another thread (or a signal handler) races with its poll."""
+    def close_all() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+    server.trigger.pull_trigger(close_all)
 
 
 def make_server(app: WsgiApp, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> Any:

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 from bridge.context import Bridge
-from bridge.services import intake, janitor, lifecycle, outbox, renew
+from bridge.services import intake, janitor, lifecycle, outbox, reconcile, renew
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,7 @@ class PassReport:
     settled_unknown: int = 0
     cancelled_after_grace: int = 0
     cards_warned: int = 0
+    missed_orders: int = 0
     sent: int = 0
     retried: int = 0
     dead: int = 0
@@ -25,7 +26,7 @@ class PassReport:
     @property
     def busy(self) -> bool:
         return bool(self.deliveries or self.renewals.attempts or self.settled_unknown or self.sent
-                    or self.cancelled_after_grace or self.cards_warned)
+                    or self.cancelled_after_grace or self.cards_warned or self.missed_orders)
 
 
 def run_once(bridge: Bridge) -> PassReport:
@@ -34,6 +35,7 @@ def run_once(bridge: Bridge) -> PassReport:
     report.renewals = renew.renew_due(bridge)
     report.cancelled_after_grace = lifecycle.end_grace_periods(bridge)
     report.cards_warned = lifecycle.warn_expiring_cards(bridge)
+    report.missed_orders = reconcile.reconcile_due(bridge).orders_seen
     drained = outbox.drain(bridge)
     report.sent, report.retried, report.dead = drained.sent, drained.retried, drained.dead
     return report

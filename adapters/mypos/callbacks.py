@@ -60,4 +60,9 @@ def _card(values: dict[str, str]) -> StoredCard | None:
     if not token:
         return None
     return StoredCard(token=token, last4=values.get("pan", ""), exp_yymm=values.get("expdate", ""),
-                      card_type=values.get("cardtype", ""))
+                      card_type=CARD_TYPES.get(values.get("cardtype", ""), values.get("cardtype", "")))
+
+
+# myPOS CardType codes (Checkout API v1.4, Appendix IV), named for people.
+CARD_TYPES = {"1": "MasterCard", "2": "Maestro", "3": "VISA", "4": "Visa Electron", "5": "VPAY", "6": "JCB",
+              "7": "Bancontact"}

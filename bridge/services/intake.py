@@ -91,7 +91,7 @@ def process_delivery(bridge: Bridge, delivery_id: int) -> str:
     try:
         if kind == WebhookKind.DELETED.value:
             return _order_gone(bridge, delivery_id, shop.id, order_id or "")
-        return _take_order(bridge, delivery_id, shop.id, adapter, adapter.parse_order(body))
+        return take_order(bridge, shop.id, adapter, adapter.parse_order(body), delivery_id)
     except ShopError as error:
         if error.retryable and attempts < MAX_ATTEMPTS:
             return _finish(bridge, delivery_id, "received", "retry_later", error.detail,
@@ -130,17 +130,23 @@ def _order_gone(bridge: Bridge, delivery_id: int, shop_id: int, order_id: str) -
     return outcome
 
 
-def _take_order(bridge: Bridge, delivery_id: int, shop_id: int, adapter: ShopAdapter, order: ShopOrder) -> str:
+def take_order(bridge: Bridge, shop_id: int, adapter: ShopAdapter, order: ShopOrder,
+               delivery_id: int | None = None) -> str:
+    """Bring abonne's picture of one shop order up to date: new agreements, cancellations. Idempotent, so a
+    webhook, its duplicate and a reconciliation poll may all bring the same order. Raises ShopError."""
+    def done(outcome: str, uow: UnitOfWork | None = None) -> str:
+        return _finish(bridge, delivery_id, "processed", outcome, uow=uow) if delivery_id else outcome
+
     if order.own_renewal:
-        return _finish(bridge, delivery_id, "processed", "ignored_own_renewal")
+        return done("ignored_own_renewal")
     with bridge.uow() as uow:
         known = uow.session.scalar(select(ShopOrderRecord.id).where(ShopOrderRecord.shop_id == shop_id,
                                                                     ShopOrderRecord.order_id == order.order_id))
     if known is None and order.state is not OrderState.OPEN:
-        return _finish(bridge, delivery_id, "processed", f"ignored_{order.state.value}_order")
+        return done(f"ignored_{order.state.value}_order")
     terms = resolve_terms(bridge, shop_id, adapter, order.lines) if order.state is OrderState.OPEN else {}
     if known is None and not terms:
-        return _finish(bridge, delivery_id, "processed", "no_subscription")
+        return done("no_subscription")
     now = bridge.clock.now()
     with bridge.uow() as uow:
         record = _upsert_order(uow, now, shop_id, order)
@@ -150,7 +156,7 @@ def _take_order(bridge: Bridge, delivery_id: int, shop_id: int, adapter: ShopAda
         else:
             created = _create_agreements(bridge, uow, now, shop_id, record, order, terms)
             outcome = f"created_{created}" if created else "order_updated"
-        _finish(bridge, delivery_id, "processed", outcome, uow=uow)
+        done(outcome, uow)
         uow.commit()
     return outcome
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bridge.context import Bridge
 from bridge.domain.schedule import BillingPeriod, PeriodUnit, TermsError
 from bridge.ports import SettingField
-from bridge.store.tables import GatewayAccount, Plan, ProductPlan, Shop
+from bridge.store.tables import EventRecord, GatewayAccount, Plan, ProductPlan, Shop
 
 
 class SetupError(ValueError):
@@ -32,12 +32,17 @@ def _split(fields: tuple[SettingField, ...], values: Mapping[str, Any]) -> tuple
     return settings, secrets
 
 
-def add_shop(bridge: Bridge, platform: str, values: Mapping[str, Any], name: str = "") -> Shop:
+def add_shop(bridge: Bridge, platform: str, values: Mapping[str, Any], name: str = "", check: bool = False) -> Shop:
+    """Save a shop; with `check`, only after one API call proved the URL and keys work."""
     adapter_cls: Any = bridge.registry.shops.get(platform)
     if adapter_cls is None:
         raise SetupError(f"platform must be one of {', '.join(sorted(bridge.registry.shops))}, got {platform!r}")
     settings, secrets = _split(adapter_cls.settings_fields, values)
     settings["url"] = settings["url"].rstrip("/")
+    if check:
+        report = adapter_cls(settings, secrets).test_connection()
+        if not report.ok:
+            raise SetupError(f"the shop was not saved: {report.detail} (--skip-check saves it anyway)")
     with bridge.uow() as uow:
         shop = Shop(platform=platform, name=name or settings["url"], url=settings["url"], settings=settings,
                     secrets_encrypted=bridge.vault.encrypt_json(secrets), created_at=bridge.clock.now())
@@ -48,6 +53,19 @@ def add_shop(bridge: Bridge, platform: str, values: Mapping[str, Any], name: str
 
 def webhook_url(bridge: Bridge, shop: Shop) -> str:
     return bridge.public_url(f"/webhooks/{shop.platform}/{shop.id}")
+
+
+def register_webhooks(bridge: Bridge, shop: Shop) -> tuple[list[str], bool]:
+    """Create or repair the shop's webhooks. Returns what was done, and whether abonne saw the shop's ping
+    (a newly created webhook pings its URL at once; an updated one does not). Raises ShopError."""
+    def pings() -> int:
+        with bridge.uow() as uow:
+            return uow.session.scalar(select(func.count()).select_from(EventRecord).where(
+                EventRecord.shop_id == shop.id, EventRecord.kind == "webhook_ping"))
+    before = pings()
+    lines = bridge.shop_adapter(shop).register_webhooks(webhook_url(bridge, shop))
+    created = any(line.endswith(" created") for line in lines)
+    return lines, not created or pings() > before
 
 
 def get_shop(bridge: Bridge, shop_id: int) -> Shop:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bridge.context import Bridge
-from bridge.domain.agreement import AgreementEvent, AgreementState, next_state
+from bridge.domain.agreement import LIVE_STATES, AgreementEvent, AgreementState, next_state
 from bridge.domain.money import Money
 from bridge.domain.schedule import BillingPeriod, PeriodUnit, Terms
 from bridge.ports import (CallbackKind, CartItem, Customer, GatewayCallback, HostedForm, HostedMode,
@@ -50,12 +50,14 @@ def pay_form(bridge: Bridge, token: str) -> HostedForm:
         checkout = uow.session.get(Checkout, payload.get("c"))
         if checkout is None:
             raise PayLinkError(404, "invalid_link", "this link is not valid")
+        live = uow.session.scalar(select(func.count()).select_from(Agreement).where(
+            Agreement.checkout_id == checkout.id, Agreement.state.in_([s.value for s in LIVE_STATES])))
+        if not live:
+            raise PayLinkError(410, "cancelled", "this subscription was cancelled; please contact the shop")
         if checkout.state == "paid":
             raise PayLinkError(409, "already_done", "your card is already saved and your subscription is active; "
                                                     "there is nothing more to do")
         agreements = _awaiting(uow, checkout.id)
-        if not agreements:
-            raise PayLinkError(410, "cancelled", "this subscription was cancelled; please contact the shop")
         order = uow.session.get(ShopOrderRecord, checkout.shop_order_pk)
         items = [] if order.paid else _cart(order, agreements)
         mode = HostedMode.PAY_AND_STORE

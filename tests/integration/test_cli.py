@@ -50,12 +50,31 @@ def test_shop_add_refuses_bad_input_and_writes_nothing(abonne, args, message):
     assert counts(abonne) == [0, 0, 0, 0]
 
 
+def test_a_shop_whose_keys_fail_is_not_saved_unless_asked(abonne, woo):
+    refused = add_woo(abonne, woo.url, "cs_wrong")
+    assert refused.exit_code == 1 and "not saved" in refused.output and "401" in refused.output
+    assert "cs_wrong" not in refused.output
+    assert counts(abonne) == [0, 0, 0, 0]
+    assert add_woo(abonne, woo.url, "cs_wrong", "--skip-check").exit_code == 0
+    assert counts(abonne) == [1, 0, 0, 0]
+
+
+def test_registering_webhooks_says_when_the_shops_ping_never_arrived(abonne, woo):
+    elsewhere = {**abonne.env, "ABONNE_PUBLIC_URL": "http://127.0.0.1:9"}  # nothing listens there
+    result = CliRunner().invoke(cli_main, ["shop", "add", "--platform", "woocommerce", "--url", woo.url,
+                                           "--consumer-key", CK, "--consumer-secret", CS, "--webhook-secret", "s",
+                                           "--register-webhooks"], env=elsewhere)
+    assert result.exit_code == 1 and "ping never reached abonne at http://127.0.0.1:9" in result.output
+    registered = abonne.cli("shop", "register-webhooks", "1")  # at the real address: updated, pinged before
+    assert registered.exit_code == 0, registered.output
+
+
 def test_shop_test_says_plainly_what_is_wrong(abonne, woo):
     assert add_woo(abonne, woo.url).exit_code == 0
     ok = abonne.cli("shop", "test", "1")
     assert ok.exit_code == 0 and "connected to WooCommerce" in ok.output
 
-    assert add_woo(abonne, woo.url, "cs_wrong").exit_code == 0
+    assert add_woo(abonne, woo.url, "cs_wrong", "--skip-check").exit_code == 0
     refused = abonne.cli("shop", "test", "2")
     assert refused.exit_code == 1 and "401" in refused.output and "consumer key or secret is wrong" in refused.output
     assert "cs_wrong" not in refused.output
@@ -64,12 +83,12 @@ def test_shop_test_says_plainly_what_is_wrong(abonne, woo):
     plain.get("/")(lambda: "<html>hello</html>")
     other = serve_in_thread(plain)
     try:
-        assert add_woo(abonne, other.url).exit_code == 0
+        assert add_woo(abonne, other.url, CS, "--skip-check").exit_code == 0
         not_woo = abonne.cli("shop", "test", "3")
         assert not_woo.exit_code == 1 and "not a WooCommerce site" in not_woo.output
     finally:
         other.stop()
-    assert add_woo(abonne, other.url).exit_code == 0  # the same port, nobody listening any more
+    assert add_woo(abonne, other.url, CS, "--skip-check").exit_code == 0  # the same port, nobody listens now
     unreachable = abonne.cli("shop", "test", "4")
     assert unreachable.exit_code == 1 and "cannot be reached" in unreachable.output
 

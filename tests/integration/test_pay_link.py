@@ -52,6 +52,17 @@ def test_a_link_of_a_cancelled_subscription_cannot_be_used(configured: Configure
     assert answer.status_code == 410 and "cancelled" in answer.text
 
 
+def test_a_paid_link_of_a_subscription_cancelled_later_says_cancelled(configured: Configured):
+    order_id, link = new_order_link(configured)
+    _, form = open_pay_link(link)
+    submit_auto_form(customer_pays(form, card=VISA, exp="12/30"))
+    wait_for(lambda: configured.agreements(order_id)[0]["state"] == "active", what="activation")
+    configured.woo.set_order_status(order_id, "cancelled")
+    wait_for(lambda: configured.agreements(order_id)[0]["state"] == "cancelled", what="the cancel")
+    answer = requests.get(link, timeout=10)
+    assert answer.status_code == 410 and "cancelled" in answer.text and "active" not in answer.text
+
+
 def test_without_gateway_settings_the_customer_is_told_to_come_back(abonne, woo):
     result = abonne.cli("shop", "add", "--platform", "woocommerce", "--url", woo.url, "--consumer-key", CK,
                         "--consumer-secret", CS, "--webhook-secret", "s", "--register-webhooks")

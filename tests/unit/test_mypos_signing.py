@@ -252,7 +252,7 @@ def test_a_notify_with_a_token_carries_the_card(fake_mypos):
     assert callback.kind is CallbackKind.PAID
     assert callback.amount == Money(2440, "EUR")
     assert (callback.card.token, callback.card.last4, callback.card.exp_yymm, callback.card.card_type) == (
-        "70B2214C43814A99F66266C1F1F1E5EC4A8E2A01", "0007", "3012", "3")
+        "70B2214C43814A99F66266C1F1F1E5EC4A8E2A01", "0007", "3012", "VISA")  # CardType 3, named
 
 
 def test_a_store_only_notify_has_no_amount(fake_mypos):
