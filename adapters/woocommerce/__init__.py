@@ -15,6 +15,7 @@ from bridge.ports import (ConnectionReport, CreatedOrder, RenewalOrder, SettingF
 log = logging.getLogger(__name__)
 
 WEBHOOK_TOPICS = ("order.created", "order.updated", "order.deleted")
+_PAYABLE_STATUSES = ("pending", "on-hold", "failed")
 _PERIODS = ("day", "week", "month", "year")
 
 # Meta abonne writes on each renewal order (RENEWAL_MARKER, in webhook.py, is what marks its echoes).
@@ -72,8 +73,21 @@ class WooCommerceShop:
         self._rest.request("POST", f"orders/{int(order_id)}/notes", body={"note": text, "customer_note": True})
 
     def mark_paid(self, order_id: str, transaction_id: str) -> None:
-        # set_paid alone (no status) runs WooCommerce's payment_complete(), which acts only on an unpaid order.
-        self._rest.request("PUT", f"orders/{int(order_id)}", body={"set_paid": True, "transaction_id": transaction_id})
+        """Record the card payment on the order, which then counts as paid (date_paid set).
+
+        WooCommerce runs payment_complete() on `set_paid` only for a payable status (pending, on-hold, failed). A
+        cash-on-delivery order arrives `processing` and unpaid; on a real WooCommerce 10.0.2 `set_paid` alone leaves
+        it unpaid (only the transaction id is stored), so the owner might collect cash too. Moving it to pending
+        first, with the card as its payment method, makes payment_complete() record the payment.
+        """
+        order = self._rest.request("GET", f"orders/{int(order_id)}")
+        if order.get("date_paid_gmt"):
+            return  # paid already: the shop's own record of it stays
+        body: dict[str, Any] = {"set_paid": True, "transaction_id": transaction_id, "payment_method": "abonne",
+                                "payment_method_title": "Card (myPOS)"}
+        if order.get("status") not in _PAYABLE_STATUSES:
+            body["status"] = "pending"
+        self._rest.request("PUT", f"orders/{int(order_id)}", body=body)
 
     def test_connection(self) -> ConnectionReport:
         try:
@@ -142,7 +156,7 @@ class WooCommerceShop:
         dropped = []
         while True:
             try:
-                created = _created(self._post_order(body))
+                created = _created(self._post_order(body), retryable=True)  # created, perhaps: look again
                 break
             except WooRestError as error:
                 field = _STALE_REFERENCES.get(error.code) if error.status == 400 else None
@@ -194,9 +208,9 @@ class WooCommerceShop:
             for order in orders:
                 seen.pop(order.order_id, None)
                 seen[order.order_id] = order
-            if not orders or number >= total_pages:
+            if not items or number >= total_pages:
                 break
-            last = orders[-1].modified_at
+            last = orders[-1].modified_at if orders else None
             if last is not None and last.replace(tzinfo=None) - timedelta(seconds=1) > cursor:
                 cursor, number = last.replace(tzinfo=None) - timedelta(seconds=1), 1
             else:
@@ -311,11 +325,12 @@ def _readable_order(item: Any) -> ShopOrder | None:
         return None
 
 
-def _created(order: Any) -> CreatedOrder:
+def _created(order: Any, retryable: bool = False) -> CreatedOrder:
     try:
         return CreatedOrder(order_id=str(int(order["id"])), total=Money.parse(order["total"], order["currency"]))
     except (KeyError, TypeError, ValueError, MoneyError) as error:
-        raise ShopError(f"the shop answered with an order abonne cannot read ({error})") from None
+        raise ShopError(f"the shop answered with an order abonne cannot read ({error!r})",
+                        retryable=retryable) from None
 
 
 def _meta(order: Mapping[str, Any]) -> dict[str, Any]:

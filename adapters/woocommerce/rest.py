@@ -87,8 +87,9 @@ class WooRest:
             data = None
         if status < 400:
             if data is None:
+                # After a write the outcome is unknown (it may have been done), so asking again is the way out.
                 raise WooRestError(f"{method} {path}: the shop answered {status} without JSON: this URL does not "
-                                   "look like a WooCommerce REST API", status=status)
+                                   "look like a WooCommerce REST API", status=status, retryable=method != "GET")
             return data
         code = str(data.get("code") or "") if isinstance(data, dict) else ""
         message = _plain(str(data.get("message") or "")) if isinstance(data, dict) else ""
@@ -109,11 +110,11 @@ class WooRest:
 
 
 def _query(params: dict[str, Any] | None) -> dict[str, str]:
-    """Query values as the OAuth signer and WordPress read them.
+    """Query values as non-empty strings, booleans spelled as WordPress documents them ("true"/"false").
 
-    On http the client both signs the query and puts it in the URL: it signs True as "1" but writes "True" into
-    the URL, and it drops empty values from the signature but not from the request, so either would give
-    "Invalid signature". Every value is therefore sent as a non-empty string.
+    On http the client writes the query into the URL, signs it (dropping empty values) and then hands the same
+    params to requests again, so each appears twice (PHP keeps one) and an empty value reaches WordPress unsigned:
+    "Invalid signature - provided signature does not match." Empty values are therefore left out.
     """
     query = {}
     for name, value in (params or {}).items():

@@ -67,6 +67,20 @@ def test_an_unpaid_subscription_order_is_paid_and_tokenized_on_the_hosted_page(c
         ("active", "0007", str(order_id), "19.90")]
 
 
+def test_a_cash_on_delivery_order_paid_by_card_counts_as_paid_in_the_shop(configured: Configured):
+    """A real WooCommerce 10.0.2 ignores set_paid on a processing, unpaid (COD) order: the shop must still end up
+    with the payment recorded, or the owner collects cash a second time."""
+    woo, mypos = configured.woo, configured.mypos
+    order_id = woo.place_order(customer=BILLING, lines=[(configured.subscription_product, 1)], payment_method="cod")
+    assert woo.order(order_id)["status"] == "processing" and woo.order(order_id)["date_paid_gmt"] is None
+    _, form = open_pay_link(configured.customer_note_link(order_id))
+    assert dict(form.fields)["CardTokenRequest"] == "2"
+    submit_auto_form(customer_pays(form, card=VISA, exp="12/30"))
+    [payment] = [t for t in mypos.ledger if t.method == "IPCIAPurchase" or t.method == "IPCPurchase"]
+    paid = wait_for(lambda: (o := woo.order(order_id)) and o["date_paid_gmt"] and o, what="the payment in the shop")
+    assert (paid["status"], paid["transaction_id"], paid["payment_method"]) == ("processing", payment.trnref, "abonne")
+
+
 def test_an_already_paid_order_only_stores_the_card_and_counts_the_first_cycle_as_paid(configured: Configured):
     woo, mypos, abonne = configured.woo, configured.mypos, configured.abonne
     order_id = woo.place_order(customer=BILLING, lines=[(configured.subscription_product, 2)],

@@ -2,7 +2,7 @@
 reconciliation polling, webhook repair and how failures surface as ShopError."""
 from __future__ import annotations
 
-import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -137,13 +137,13 @@ def test_the_renewal_comes_back_from_the_shop_as_the_bridges_own_order(standin, 
 def test_nonsense_the_shop_would_accept_is_refused_before_anything_is_sent(standin, shop, first_order):
     before = len(standin.orders())
     good = renewal_of(first_order)
-    zero = good.lines[0].__class__("12", None, "Coffee Club Monthly", 0, Money.parse("19.90", "EUR"))
-    negative = good.lines[0].__class__("12", None, "Coffee Club Monthly", 1, Money(-100, "EUR"))
-    unknown = good.lines[0].__class__("not-a-product", None, "?", 1, Money.parse("19.90", "EUR"))
+    zero = RenewalLine("12", None, "Coffee Club Monthly", 0, Money.parse("19.90", "EUR"))
+    negative = RenewalLine("12", None, "Coffee Club Monthly", 1, Money(-100, "EUR"))
+    unknown = RenewalLine("not-a-product", None, "?", 1, Money.parse("19.90", "EUR"))
     for lines, why in (((zero,), "quantity 0"), ((negative,), "negative total"), ((unknown,), "valid product"),
                        ((), "no lines")):
         with pytest.raises(ShopError) as refused:
-            shop.create_renewal_order(RenewalOrder(**{**good.__dict__, "lines": lines}))
+            shop.create_renewal_order(replace(good, lines=lines))
         assert why in refused.value.detail and not refused.value.retryable
     assert len(standin.orders()) == before
 
@@ -223,8 +223,7 @@ def test_an_unavailable_or_unreachable_shop_is_a_retryable_error(standin, shop, 
 
 
 def test_a_refused_create_is_not_retryable_and_names_the_shops_error(standin, shop, first_order):
-    bad_email = RenewalOrder(**{**renewal_of(first_order).__dict__,
-                                "billing": Address(first_name="Jane", email="not an address")})
+    bad_email = replace(renewal_of(first_order), billing=Address(first_name="Jane", email="not an address"))
     with pytest.raises(ShopError) as refused:
         shop.create_renewal_order(bad_email)
     assert not refused.value.retryable and refused.value.status == 400
@@ -256,7 +255,11 @@ def test_orders_modified_since_reads_every_page_oldest_change_first(standin, sho
 # ---------------------------------------------------------------------------------------------- webhook health
 
 def test_repair_re_enables_a_webhook_disabled_after_failures_and_leaves_a_paused_one(standin, shop, first_order):
-    failing = serve_in_thread(lambda environ, start: start("500 Internal Server Error", []) or [b"down"])
+    def receiver_down(environ, start_response):
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+        return [b"down"]
+
+    failing = serve_in_thread(receiver_down)
     try:
         url = failing.url + "/bridge/woo"
         created = standin.add_webhook("order.created", url, "x")
