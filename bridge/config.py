@@ -29,6 +29,7 @@ class Settings:
     gateway_concurrency: int = 16  # renewal charges in flight at once: the gateway's latency bounds a run
     shop_concurrency: int = 4  # renewal orders pushed into one shop at once (a real WooCommerce tops out near 6/s)
     reconcile_minutes: int = 10
+    gateway_timeout_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -47,6 +48,10 @@ class Settings:
                 raise ConfigError(f"{name} must be a whole number") from None
             if numbers[name] < (0 if name == "ABONNE_GRACE_DAYS" else 1):
                 raise ConfigError(f"{name} must be at least {0 if name == 'ABONNE_GRACE_DAYS' else 1}")
+        try:
+            gateway_timeout = float(env.get("ABONNE_GATEWAY_TIMEOUT_SECONDS", "30"))
+        except ValueError:
+            raise ConfigError("ABONNE_GATEWAY_TIMEOUT_SECONDS must be a number of seconds") from None
         retry_schedule = env.get("ABONNE_RETRY_SCHEDULE", "12h,12h,1d,2d,3d")
         try:
             DunningPolicy.parse(retry_schedule, numbers["ABONNE_GRACE_DAYS"])
@@ -63,6 +68,7 @@ class Settings:
             gateway_concurrency=numbers["ABONNE_GATEWAY_CONCURRENCY"],
             shop_concurrency=numbers["ABONNE_SHOP_CONCURRENCY"],
             reconcile_minutes=numbers["ABONNE_RECONCILE_MINUTES"],
+            gateway_timeout_seconds=gateway_timeout,
         )
 
     @property

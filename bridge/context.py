@@ -40,7 +40,8 @@ class Bridge:
         if account is None:
             raise NotConfigured("the myPOS gateway is not set up yet: run `abonne gateway set` (see README)")
         gateway_cls: Any = self.registry.gateway
-        return gateway_cls(**account.settings, **self.vault.decrypt_json(account.secrets_encrypted))
+        return gateway_cls(**account.settings, **self.vault.decrypt_json(account.secrets_encrypted),
+                           timeout=self.settings.gateway_timeout_seconds)
 
     def public_url(self, path: str) -> str:
         return f"{self.settings.public_url}{path}"

@@ -75,6 +75,7 @@ FAULT_KINDS = {
     "garbled": "charge, then answer with the first half of the JSON/XML",
     "unsigned": "charge, then answer without Signature",
     "bad_signature": "charge, then answer with a value changed after signing",
+    "duplicate_order_id": "charge, then answer Status 20 as if an earlier payment had used this OrderID",
 }
 
 STATUS_MESSAGES = {
@@ -446,6 +447,8 @@ class MyPosStandin:
             self._orders[(merchant.sid, order_id)] = _Order(status=answer, paid=code == 0)
             self._ledger.append(Transaction(order_id, "IPCIAPurchase", form.get("Amount"), form.get("Currency"),
                                             trnref, token, "paid" if code == 0 else "declined", code))
+        if fault == "duplicate_order_id":
+            return self._answer(self._signed([("IPCmethod", "IPCIAPurchase")] + list(_status(20))), output)
         if fault:
             return self._misbehave(fault, answer, output)
         return self._answer(answer, output)

@@ -114,7 +114,8 @@ def abonne(database_url: str, tmp_path: Path, clock: SettableClock) -> Iterator[
     server = serve_in_thread(late)
     env = {"ABONNE_DATABASE_URL": database_url, "ABONNE_SECRET_KEY": secrets.token_urlsafe(32),
            "ABONNE_PUBLIC_URL": server.url, "ABONNE_INSTANCE_PATH": str(tmp_path / "instance")}
-    settings = replace(Settings.from_env(env), worker_interval_seconds=0.05)
+    # A short gateway timeout, so the stand-in's hanging faults are real client timeouts in a second.
+    settings = replace(Settings.from_env(env), worker_interval_seconds=0.05, gateway_timeout_seconds=1.0)
     migrate(database_url)
     bridge = build_bridge(settings, clock)
     late.app = create_app(bridge)
@@ -139,7 +140,7 @@ def woo() -> Iterator[WooCommerceStandin]:
 
 @pytest.fixture
 def mypos(clock: SettableClock) -> Iterator[MyPosStandin]:
-    standin = MyPosStandin.start(clock=clock.now)
+    standin = MyPosStandin.start(clock=clock.now, hang_seconds=3.0)
     yield standin
     standin.stop()
 
