@@ -23,6 +23,11 @@ from bridge.vault import VaultError
 
 
 def _bridge() -> Bridge:
+    """The bridge a caller passed as click's context object (tests share their server's, clock included), or
+    one built from the ABONNE_* environment."""
+    context = click.get_current_context(silent=True)
+    if context is not None and isinstance(context.find_root().obj, Bridge):
+        return context.find_root().obj
     from bridge.app import build_bridge
     return build_bridge()
 

@@ -19,9 +19,10 @@ class RunningServer:
     _thread: threading.Thread
 
     def stop(self) -> None:
+        # Let requests in progress finish before their connections close under them.
+        self._server.task_dispatcher.shutdown(timeout=5)
         request_shutdown(self._server)
         self._thread.join(timeout=10)
-        self._server.task_dispatcher.shutdown(timeout=5)
 
 
 def request_shutdown(server: Any) -> None:

@@ -14,7 +14,9 @@ from bridge.services.intake import take_order
 from bridge.services.setup import webhook_url
 from bridge.store.tables import Shop
 
-FIRST_LOOK_BACK = timedelta(days=1)  # a shop connected just now: also look at the day before
+# The first poll starts a day before the shop was connected, by abonne's clock; after that the watermark is the
+# newest modification time the shop itself reported. So the two clocks may disagree by up to a day at the start.
+FIRST_LOOK_BACK = timedelta(days=1)
 
 
 @dataclass

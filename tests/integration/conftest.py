@@ -85,13 +85,22 @@ class BridgeUnderTest:
     server: RunningServer
     env: dict[str, str]
     clock: SettableClock
+    app: Any = None
+
+    def go_offline(self) -> None:
+        """Stop answering HTTP (the worker keeps running), as when abonne's host is down for shops."""
+        self.server.stop()
+
+    def come_back(self) -> None:
+        self.server = serve_in_thread(self.app, port=self.server.port)
 
     @property
     def url(self) -> str:
         return self.server.url
 
     def cli(self, *args: str) -> Result:
-        return CliRunner().invoke(cli_main, list(args), env=self.env, catch_exceptions=False)
+        """An `abonne` command on this bridge: same database, same travelling clock."""
+        return CliRunner().invoke(cli_main, list(args), env=self.env, obj=self.bridge, catch_exceptions=False)
 
     def scalar(self, sql: str, **params: Any) -> Any:
         with self.bridge.db.engine.connect() as connection:
@@ -121,11 +130,12 @@ def abonne(database_url: str, tmp_path: Path, clock: SettableClock) -> Iterator[
     late.app = create_app(bridge)
     _, stop = start_in_thread(bridge)
     try:
-        yield BridgeUnderTest(bridge, server, env, clock)
+        under_test = BridgeUnderTest(bridge, server, env, clock, late)
+        yield under_test
     finally:
         stop.set()
         bridge.wake_worker.set()
-        server.stop()
+        under_test.server.stop()
         bridge.db.dispose()
 
 
