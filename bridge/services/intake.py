@@ -19,7 +19,7 @@ from bridge.ports import OrderState, ShopAdapter, ShopError, ShopOrder, WebhookK
 from bridge.services import events, outbox
 from bridge.services.catalog import LineTerms, resolve_terms
 from bridge.store.db import UnitOfWork, is_postgresql
-from bridge.store.tables import Agreement, Checkout, Delivery, Shop, ShopOrderRecord
+from bridge.store.tables import Agreement, Charge, Checkout, Delivery, EventRecord, Shop, ShopOrderRecord
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,35 @@ def _finish(bridge: Bridge, delivery_id: int, state: str, outcome: str, error: s
     return outcome
 
 
+def _record_renewal_order_ended(bridge: Bridge, shop_id: int, order_id: str, status: str,
+                                delivery_id: int | None) -> str:
+    """A renewal order abonne created was refunded, cancelled or trashed in the shop: the charge stands (the
+    owner refunds money in myPOS), but the agreement's timeline shows it."""
+    now = bridge.clock.now()
+    with bridge.uow() as uow:
+        charge = uow.session.scalar(select(Charge).join(Agreement, Agreement.id == Charge.agreement_id).where(
+            Agreement.shop_id == shop_id, Charge.shop_order_id == order_id))
+        if charge is None:
+            return "ignored_own_renewal"
+        status = "trashed" if status == "trash" else status
+        outcome = f"renewal_order_{status}"
+        seen = uow.session.scalar(select(EventRecord.id).where(
+            EventRecord.kind == "renewal_order_ended", EventRecord.order_id == order_id,
+            EventRecord.data["status"].as_string() == status).limit(1))
+        if seen is None:  # the trash comes both as order.updated (status trash) and as order.deleted
+            events.record(uow, now, "renewal_order_ended", f"renewal order {order_id} (cycle {charge.cycle}) is "
+                          f"{status} in the shop; the card payment stands until it is refunded in myPOS",
+                          shop_id=shop_id,
+                          agreement_id=charge.agreement_id, order_id=order_id, status=status)
+        if delivery_id:
+            _finish(bridge, delivery_id, "processed", outcome, uow=uow)
+        uow.commit()
+    return outcome
+
+
 def _order_gone(bridge: Bridge, delivery_id: int, shop_id: int, order_id: str) -> str:
+    if _is_renewal_order(bridge, shop_id, order_id):
+        return _record_renewal_order_ended(bridge, shop_id, order_id, "trashed", delivery_id)
     now = bridge.clock.now()
     with bridge.uow() as uow:
         cancelled = _cancel_live_agreements(uow, now, shop_id, order_id, "the order was moved to the trash")
@@ -128,6 +156,12 @@ def _order_gone(bridge: Bridge, delivery_id: int, shop_id: int, order_id: str) -
         _finish(bridge, delivery_id, "processed", outcome, uow=uow)
         uow.commit()
     return outcome
+
+
+def _is_renewal_order(bridge: Bridge, shop_id: int, order_id: str) -> bool:
+    with bridge.uow() as uow:
+        return uow.session.scalar(select(Charge.id).join(Agreement, Agreement.id == Charge.agreement_id).where(
+            Agreement.shop_id == shop_id, Charge.shop_order_id == order_id).limit(1)) is not None
 
 
 def take_order(bridge: Bridge, shop_id: int, adapter: ShopAdapter, order: ShopOrder,
@@ -138,6 +172,8 @@ def take_order(bridge: Bridge, shop_id: int, adapter: ShopAdapter, order: ShopOr
         return _finish(bridge, delivery_id, "processed", outcome, uow=uow) if delivery_id else outcome
 
     if order.own_renewal:
+        if order.state in _ENDED:
+            return done(_record_renewal_order_ended(bridge, shop_id, order.order_id, order.status, delivery_id))
         return done("ignored_own_renewal")
     with bridge.uow() as uow:
         known = uow.session.scalar(select(ShopOrderRecord.id).where(ShopOrderRecord.shop_id == shop_id,

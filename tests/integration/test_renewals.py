@@ -75,3 +75,25 @@ def test_plans_mapped_by_the_owner_renew_on_their_own_schedule(configured: Confi
         assert shown["state"] == "active"
     paid = [t for t in configured.mypos.ledger if t.method == "IPCIAPurchase" and t.status == "paid"]
     assert len(paid) == len(expected)
+
+
+def test_a_renewal_order_refunded_or_trashed_in_the_shop_is_recorded_and_cancels_nothing(configured: Configured):
+    order_id, [agreement_id] = configured.subscribe([(configured.subscription_product, 1)])
+    renew_through(configured, agreement_id, 2)
+    first, second = wait_for(lambda: len(found := renewal_orders(configured, order_id)) == 2 and found,
+                             what="two renewal orders")
+    configured.woo.set_order_status(first["id"], "refunded")
+    configured.woo.trash_order(second["id"])
+
+    def recorded() -> list[str]:
+        return [e["message"] for e in configured.agreement(agreement_id)["events"] if "in the shop;" in e["message"]]
+    wait_for(lambda: len(recorded()) == 2, what="both shop-side changes on the timeline")
+    configured.woo.flush_deliveries()
+    wait_for(lambda: configured.abonne.scalar("SELECT count(*) FROM deliveries WHERE state = 'received'") == 0,
+             what="every delivery processed")
+    assert sorted(recorded()) == [
+        f"renewal order {first['id']} (cycle 2) is refunded in the shop; the card payment stands until it is "
+        "refunded in myPOS",
+        f"renewal order {second['id']} (cycle 3) is trashed in the shop; the card payment stands until it is "
+        "refunded in myPOS"]
+    assert configured.agreement(agreement_id)["state"] == "active"
