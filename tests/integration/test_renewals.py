@@ -97,3 +97,15 @@ def test_a_renewal_order_refunded_or_trashed_in_the_shop_is_recorded_and_cancels
         f"renewal order {second['id']} (cycle 3) is trashed in the shop; the card payment stands until it is "
         "refunded in myPOS"]
     assert configured.agreement(agreement_id)["state"] == "active"
+
+
+def test_the_signup_fee_is_paid_once_with_the_first_payment_and_never_renewed(configured: Configured):
+    abonne, woo = configured.abonne, configured.woo
+    product = woo.add_product("Wine club", "12.00", "WINE-CLUB")
+    assert abonne.cli("plan", "add", "wine", "--every", "1", "--unit", "month", "--signup-fee", "4.90").exit_code == 0
+    assert abonne.cli("plan", "map", "wine", "--shop", str(configured.shop_id), "--product", "WINE-CLUB").exit_code == 0
+    _, [agreement_id] = configured.subscribe([(product, 1)])
+    [first] = [t for t in configured.mypos.ledger if t.method == "IPCPurchase"]
+    assert first.amount == "16.90"  # the order's 12.00 and the sign-up fee, as its own cart row
+    renew_through(configured, agreement_id, 2)
+    assert [t.amount for t in configured.mypos.ledger if t.method == "IPCIAPurchase"] == ["12.00", "12.00"]
