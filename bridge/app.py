@@ -24,16 +24,22 @@ def build_bridge(settings: Settings | None = None, clock: Clock | None = None) -
 
 
 def create_app(bridge: Bridge | None = None) -> Flask:
-    from bridge.web import errors, gateway, pay, security, webhooks
+    from bridge.web import admin, api, errors, gateway, pay, security, webhooks
 
     bridge = bridge or build_bridge()
     app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
     app.config.update(SECRET_KEY=bridge.settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-                      MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES)
+                      MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
+                      SESSION_COOKIE_NAME="abonne_session", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=bridge.settings.public_url.startswith("https://"),
+                      PERMANENT_SESSION_LIFETIME=8 * 3600, WTF_CSRF_TIME_LIMIT=8 * 3600)
     app.extensions["abonne"] = bridge
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(gateway.blueprint)
     app.register_blueprint(pay.blueprint)
+    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(api.blueprint)
     errors.register(app)
     security.register(app)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)

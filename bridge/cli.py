@@ -472,5 +472,52 @@ def agreements_set_next_date(agreement_id: int, when: str) -> None:
     _lifecycle(set_next_date, agreement_id, moment)
 
 
+@agreements.command("resend-card-link")
+@click.argument("agreement_id", type=int)
+@friendly
+def agreements_resend_card_link(agreement_id: int) -> None:
+    """Send the customer a fresh card-update link."""
+    from bridge.services.lifecycle import resend_card_link
+    _lifecycle(resend_card_link, agreement_id)
+
+
+# ----------------------------------------------------------------------------------------------------- admin
+
+@main.group()
+def admin() -> None:
+    """Access to the config page and the admin API."""
+
+
+@admin.command("set-password")
+@click.password_option(prompt="New admin password", help="Read from the prompt unless given.")
+@friendly
+def admin_set_password(password: str) -> None:
+    """Set the password of the config page at /admin/."""
+    from bridge.services.admin_auth import PASSWORD_SETTING, AuthError, set_password
+    try:
+        set_password(_ready_bridge(), password)
+    except AuthError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo("admin password set")
+    if os.environ.get(PASSWORD_SETTING):
+        click.echo(f"note: {PASSWORD_SETTING} is set in the environment and takes precedence over this password")
+
+
+@admin.command("create-token")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(["read", "write"]), default=("read",),
+              show_default=True)
+@friendly
+def admin_create_token(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a bearer token for /api/v1 and print it once."""
+    from bridge.services.admin_auth import AuthError, create_token
+    try:
+        token = create_token(_ready_bridge(), name, scopes)
+    except AuthError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"token {token.id} ({', '.join(token.scopes)}): {token.token}")
+    click.echo("store it now: abonne keeps only its hash")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,9 +1,10 @@
 """Reading agreements for people and scripts."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from bridge.context import Bridge
 from bridge.domain.money import Money
@@ -34,13 +35,44 @@ def describe(agreement: Agreement) -> dict[str, Any]:
 
 
 def list_agreements(bridge: Bridge, state: str | None = None, shop_id: int | None = None) -> list[dict[str, Any]]:
-    query = select(Agreement).order_by(Agreement.id)
+    return search_agreements(bridge, state=state, shop_id=shop_id, per_page=None).items
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int | None
+
+    @property
+    def pages(self) -> int:
+        return 1 if not self.per_page else max(1, -(-self.total // self.per_page))
+
+
+def search_agreements(bridge: Bridge, text: str = "", state: str | None = None, shop_id: int | None = None,
+                      plan: str | None = None, page: int = 1, per_page: int | None = 25) -> Page:
+    """Agreements matching every given filter, newest first; `text` matches customer name or e-mail, the
+    product, or the shop order id."""
+    query = select(Agreement)
     if state:
         query = query.where(Agreement.state == state)
     if shop_id:
         query = query.where(Agreement.shop_id == shop_id)
+    if plan:
+        query = query.where(Agreement.plan_name == plan)
+    if text.strip():
+        pattern = f"%{text.strip().lower()}%"
+        query = query.where(or_(func.lower(Agreement.customer_name).like(pattern),
+                                func.lower(Agreement.customer_email).like(pattern),
+                                func.lower(Agreement.product_name).like(pattern), Agreement.order_id == text.strip()))
+    page = max(1, page)
     with bridge.uow() as uow:
-        return [describe(a) for a in uow.session.scalars(query)]
+        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        query = query.order_by(Agreement.id.desc())
+        if per_page:
+            query = query.offset((page - 1) * per_page).limit(per_page)
+        return Page([describe(a) for a in uow.session.scalars(query)], total, page, per_page)
 
 
 def show_agreement(bridge: Bridge, agreement_id: int) -> dict[str, Any] | None:
@@ -49,12 +81,13 @@ def show_agreement(bridge: Bridge, agreement_id: int) -> dict[str, Any] | None:
         if agreement is None:
             return None
         data = describe(agreement)
-        data["charges"] = [{"cycle": c.cycle, "state": c.state, "source": c.source,
+        data["charges"] = [{"id": c.id, "cycle": c.cycle, "attempt": c.attempt, "state": c.state, "source": c.source,
+                            "status_code": c.status_code, "message": c.message, "shop_order_id": c.shop_order_id,
                             "amount": str(Money(c.amount_minor, c.currency).amount), "currency": c.currency,
                             "transaction_ref": c.transaction_ref, "at": c.created_at.isoformat()}
                            for c in uow.session.scalars(select(Charge).where(Charge.agreement_id == agreement_id)
                                                         .order_by(Charge.id))]
-        data["events"] = [{"at": e.at.isoformat(), "kind": e.kind, "message": e.message}
+        data["events"] = [{"at": e.at.isoformat(), "kind": e.kind, "message": e.message, "order_id": e.order_id}
                           for e in uow.session.scalars(select(EventRecord).where(
                               EventRecord.agreement_id == agreement_id).order_by(EventRecord.id))]
         return data

@@ -144,6 +144,21 @@ def _schedulable(uow: UnitOfWork, agreement_id: int) -> Agreement:
     return agreement
 
 
+def resend_card_link(bridge: Bridge, agreement_id: int) -> str:
+    """Send the customer a fresh card-update link as a shop note."""
+    now = bridge.clock.now()
+    with bridge.uow() as uow:
+        agreement = _load(uow, agreement_id)
+        if agreement.state not in (S.ACTIVE.value, S.PAST_DUE.value, S.SUSPENDED.value, S.PAUSED.value):
+            raise LifecycleError(f"agreement {agreement_id} is {agreement.state}: a card link applies to agreements "
+                                 "that have a card")
+        billing.ask_for_card(bridge, uow, agreement, now, f"card-link:{agreement.id}:{now.isoformat()}",
+                             "Here is a link to update the card used for your subscription.")
+        uow.commit()
+    bridge.wake_worker.set()
+    return "a new card-update link is on its way to the customer as a shop note"
+
+
 def billing_done(agreement: Agreement) -> bool:
     return agreement.cycles is not None and agreement.cycles_paid >= agreement.cycles
 

@@ -158,3 +158,14 @@ def map_product(bridge: Bridge, plan_name: str, shop_id: int, product_ref: str) 
         except IntegrityError:
             raise SetupError(f"product {product_ref!r} of shop {shop_id} is already mapped to a plan") from None
         return mapping
+
+
+def check_gateway_online(bridge: Bridge) -> str:
+    """Load the saved key and certificate, then sign a harmless status query for an order id that cannot exist and
+    verify myPOS's signed answer. Raises GatewayConfigError or GatewayUnavailable with what is wrong."""
+    import secrets as random
+    account = get_gateway_account(bridge)
+    gateway = bridge.gateway(account)
+    summary = gateway.check_configuration()
+    gateway.transaction_status(f"abonne-check-{random.token_hex(6)}")
+    return f"{summary}; myPOS answered a signed status query and its signature verified"
