@@ -149,6 +149,20 @@ def reconcile() -> None:
     click.echo(reconcile_due(_ready_bridge(), force=True).summary())
 
 
+@main.command()
+@click.option("--port", default=8000, show_default=True, type=int, help="Where abonne listens (0: a free port).")
+@click.option("--password", default=None, help="Admin password for the config page (default: generated, printed).")
+@click.option("--fast", is_flag=True, help="No pauses between the steps.")
+@click.option("--exit", "--no-serve", "exit_after", is_flag=True, help="Stop after the walk-through.")
+@friendly
+def demo(port: int, password: str | None, fast: bool, exit_after: bool) -> None:
+    """Show what abonne does: a stand-in shop and myPOS, one customer's year, then the config page with that data.
+
+    Runs on this machine only, in a fresh database of its own under the instance folder's demo/."""
+    from bridge.demo import run_demo
+    run_demo(port=port, password=password, fast=fast, serve=not exit_after)
+
+
 # ----------------------------------------------------------------------------------------------------- shops
 
 def _shop_setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -300,7 +314,7 @@ def gateway_show(as_json: bool) -> None:
 def gateway_check() -> None:
     """Load the saved key and certificate and say whether they are usable."""
     bridge = _ready_bridge()
-    click.echo(bridge.gateway(setup.get_gateway_account(bridge)).check_configuration())
+    click.echo(bridge.current_gateway().check_configuration())
 
 
 # ----------------------------------------------------------------------------------------------------- plans

@@ -36,6 +36,12 @@ class Bridge:
             raise NotConfigured(f"shop {shop.id} uses platform {shop.platform!r}, which this abonne does not know")
         return adapter_cls(shop.settings, self.vault.decrypt_json(shop.secrets_encrypted))
 
+    def current_gateway(self) -> PaymentGateway:
+        """The gateway as the owner configured it. Raises NotConfigured before `abonne gateway set`."""
+        with self.uow() as uow:
+            account = uow.session.get(GatewayAccount, 1)
+        return self.gateway(account)
+
     def gateway(self, account: GatewayAccount | None) -> PaymentGateway:
         if account is None:
             raise NotConfigured("the myPOS gateway is not set up yet: run `abonne gateway set` (see README)")

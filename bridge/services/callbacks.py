@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bridge.context import Bridge
 from bridge.ports import CallbackKind
-from bridge.store.tables import CardUpdate, Checkout, GatewayAccount, GatewayCallbackRecord
+from bridge.store.tables import CardUpdate, Checkout, GatewayCallbackRecord
 
 
 class CallbackOutcome(enum.Enum):
@@ -36,9 +36,7 @@ def take_callback(bridge: Bridge, form: Sequence[tuple[str, str]]) -> CallbackOu
     Raises CallbackRejected (unverified: nothing written) or CallbackRefused."""
     from bridge.services import card_update, tokenize
 
-    with bridge.uow() as uow:
-        gateway = bridge.gateway(uow.session.get(GatewayAccount, 1))
-    callback = gateway.verify_callback(form)
+    callback = bridge.current_gateway().verify_callback(form)
     now = bridge.clock.now()
     with bridge.uow() as uow:
         checkout = uow.session.scalar(select(Checkout).where(Checkout.gateway_order_id == callback.gateway_order_id)

@@ -12,10 +12,9 @@ from bridge.ports import CallbackKind, CartItem, GatewayCallback, HostedForm, Ho
 from bridge.services import billing, events
 from bridge.services.callbacks import CallbackOutcome, CallbackRefused
 from bridge.services.intake import new_gateway_order_id
-from bridge.services.tokenize import PayLinkError, customer_of
+from bridge.services.tokenize import PayLinkError, customer_of, load_link
 from bridge.store.db import UnitOfWork
-from bridge.store.tables import Agreement, CardUpdate, Charge, GatewayAccount, ShopOrderRecord
-from bridge.vault import LinkError
+from bridge.store.tables import Agreement, CardUpdate, Charge, ShopOrderRecord
 
 UPDATABLE = (AgreementState.ACTIVE, AgreementState.PAST_DUE, AgreementState.SUSPENDED, AgreementState.PAUSED)
 OVERDUE = (AgreementState.PAST_DUE.value, AgreementState.SUSPENDED.value)
@@ -30,10 +29,8 @@ def card_form(bridge: Bridge, token: str) -> HostedForm:
     """The signed form for the hosted page. An overdue agreement pays its cycle at once with the new card;
     any other only stores the card. Raises PayLinkError."""
     now = bridge.clock.now()
-    try:
-        payload = bridge.links.load("card", token, int(now.timestamp()), bridge.settings.pay_link_days * 86400)
-    except LinkError as error:
-        raise PayLinkError(410 if error.code == "expired_link" else 404, error.code, error.detail) from None
+    payload = load_link(bridge, "card", token)
+    gateway = bridge.current_gateway()  # before the transaction: loading it opens one of its own
     with bridge.uow() as uow:
         agreement = uow.session.get(Agreement, payload.get("a"))
         if agreement is None:
@@ -61,7 +58,7 @@ def card_form(bridge: Bridge, token: str) -> HostedForm:
             items=items, customer=customer_of(order.data.get("billing") or {}),
             url_ok=bridge.public_url("/gateway/mypos/ok"), url_cancel=bridge.public_url("/gateway/mypos/cancel"),
             url_notify=bridge.public_url("/gateway/mypos/notify"), note=f"Subscription {agreement.id}: new card")
-        form = bridge.gateway(uow.session.get(GatewayAccount, 1)).hosted_payment_form(request)
+        form = gateway.hosted_payment_form(request)
         uow.commit()
         return form
 

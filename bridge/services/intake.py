@@ -18,7 +18,7 @@ from bridge.domain.schedule import BillingPeriod, PeriodUnit, TermsError
 from bridge.ports import OrderState, ShopAdapter, ShopError, ShopOrder, WebhookKind, WebhookRejected
 from bridge.services import events, outbox
 from bridge.services.catalog import LineTerms, resolve_terms
-from bridge.store.db import UnitOfWork, is_postgresql
+from bridge.store.db import UnitOfWork, claim_due
 from bridge.store.tables import Agreement, Charge, Checkout, Delivery, EventRecord, Shop, ShopOrderRecord
 
 log = logging.getLogger(__name__)
@@ -68,18 +68,9 @@ def process_pending(bridge: Bridge, limit: int = 20) -> int:
 
 
 def _claim(bridge: Bridge, limit: int) -> list[int]:
-    now = bridge.clock.now()
-    with bridge.uow() as uow:
-        query = (select(Delivery).where(Delivery.state == "received", Delivery.next_attempt_at <= now)
-                 .order_by(Delivery.id).limit(limit))
-        if is_postgresql(bridge.db.engine):
-            query = query.with_for_update(skip_locked=True)
-        deliveries = list(uow.session.scalars(query))
-        for delivery in deliveries:
-            delivery.attempts += 1
-            delivery.next_attempt_at = now + LEASE
-        uow.commit()
-        return [d.id for d in deliveries]
+    rows = claim_due(bridge.db, Delivery, Delivery.state == "received", now=bridge.clock.now(), lease=LEASE,
+                     limit=limit)
+    return [row.id for row in rows]
 
 
 def process_delivery(bridge: Bridge, delivery_id: int) -> str:

@@ -15,7 +15,7 @@ from bridge.context import Bridge, NotConfigured
 from bridge.ports import GatewayConfigError, GatewayUnavailable
 from bridge.services import billing, events
 from bridge.store.db import UnitOfWork, is_postgresql
-from bridge.store.tables import Agreement, Charge, GatewayAccount
+from bridge.store.tables import Agreement, Charge
 
 CHECK_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(hours=1))  # then daily
 ABANDONED_AFTER = timedelta(minutes=2)  # far beyond the gateway call's timeout: its worker is gone
@@ -43,10 +43,8 @@ class JanitorReport:
 
 def resolve(bridge: Bridge, limit: int = 50) -> JanitorReport:
     report = JanitorReport()
-    with bridge.uow() as uow:
-        account = uow.session.get(GatewayAccount, 1)
     try:
-        gateway = bridge.gateway(account)
+        gateway = bridge.current_gateway()
     except NotConfigured:
         return report
     for charge_id in _claim(bridge, limit):

@@ -14,7 +14,7 @@ from bridge.context import Bridge
 from bridge.domain.money import Money
 from bridge.ports import Address, CreatedOrder, RenewalLine, RenewalOrder, ShopError
 from bridge.services import events
-from bridge.store.db import UnitOfWork, is_postgresql
+from bridge.store.db import UnitOfWork, claim_due
 from bridge.store.tables import Charge, OutboxMessage, Shop
 
 MAX_ATTEMPTS = 12
@@ -63,18 +63,9 @@ def drain(bridge: Bridge, limit: int = 50) -> DrainReport:
 
 
 def _claim(bridge: Bridge, limit: int) -> list[tuple[int, int]]:
-    now = bridge.clock.now()
-    with bridge.uow() as uow:
-        query = (select(OutboxMessage).where(OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now)
-                 .order_by(OutboxMessage.id).limit(limit))
-        if is_postgresql(bridge.db.engine):
-            query = query.with_for_update(skip_locked=True)
-        messages = list(uow.session.scalars(query))
-        for message in messages:
-            message.attempts += 1
-            message.next_attempt_at = now + LEASE
-        uow.commit()
-        return [(m.id, m.shop_id) for m in messages]
+    rows = claim_due(bridge.db, OutboxMessage, OutboxMessage.state == "pending", now=bridge.clock.now(), lease=LEASE,
+                     limit=limit)
+    return [(row.id, row.shop_id) for row in rows]
 
 
 def _send(bridge: Bridge, message_id: int, report: DrainReport, lock: threading.Lock) -> None:

@@ -21,7 +21,7 @@ from bridge.ports import (CartItem, ChargeOutcome, ChargeRequest, ChargeResult, 
                           PaymentGateway)
 from bridge.services import billing, events
 from bridge.store.db import is_postgresql
-from bridge.store.tables import Agreement, Charge, GatewayAccount
+from bridge.store.tables import Agreement, Charge
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,8 @@ class Attempt:
 
 def renew_due(bridge: Bridge, limit: int = 200) -> RenewReport:
     report = RenewReport()
-    with bridge.uow() as uow:
-        account = uow.session.get(GatewayAccount, 1)
     try:
-        gateway = bridge.gateway(account)
+        gateway = bridge.current_gateway()
     except NotConfigured:
         return report  # nothing can be charged before the gateway is set up; agreements cannot be active either
     attempts = claim(bridge, limit, report)

@@ -164,8 +164,7 @@ def check_gateway_online(bridge: Bridge) -> str:
     """Load the saved key and certificate, then sign a harmless status query for an order id that cannot exist and
     verify myPOS's signed answer. Raises GatewayConfigError or GatewayUnavailable with what is wrong."""
     import secrets as random
-    account = get_gateway_account(bridge)
-    gateway = bridge.gateway(account)
+    gateway = bridge.current_gateway()
     summary = gateway.check_configuration()
     gateway.transaction_status(f"abonne-check-{random.token_hex(6)}")
     return f"{summary}; myPOS answered a signed status query and its signature verified"

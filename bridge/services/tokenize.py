@@ -15,7 +15,7 @@ from bridge.services import events, outbox
 from bridge.services.intake import new_gateway_order_id
 from bridge.store.db import UnitOfWork
 from bridge.services.callbacks import CallbackOutcome, CallbackRefused
-from bridge.store.tables import Agreement, Charge, Checkout, GatewayAccount, ShopOrderRecord
+from bridge.store.tables import Agreement, Charge, Checkout, ShopOrderRecord
 from bridge.vault import LinkError
 
 
@@ -27,6 +27,15 @@ class PayLinkError(Exception):
         self.status = status
         self.code = code
         self.detail = detail
+
+
+def load_link(bridge: Bridge, purpose: str, token: str) -> dict:
+    """A customer link's payload; a broken or expired link is a PayLinkError with the page's status."""
+    try:
+        return bridge.links.load(purpose, token, int(bridge.clock.now().timestamp()),
+                                 bridge.settings.pay_link_days * 86400)
+    except LinkError as error:
+        raise PayLinkError(410 if error.code == "expired_link" else 404, error.code, error.detail) from None
 
 
 def terms_of(agreement: Agreement) -> Terms:
@@ -41,11 +50,8 @@ def terms_of(agreement: Agreement) -> Terms:
 def pay_form(bridge: Bridge, token: str) -> HostedForm:
     """The signed form for the hosted page. Decides, from what abonne last heard of the shop order, whether the
     customer pays now (order unpaid) or only stores the card (order already paid). Raises PayLinkError."""
-    now = bridge.clock.now()
-    try:
-        payload = bridge.links.load("pay", token, int(now.timestamp()), bridge.settings.pay_link_days * 86400)
-    except LinkError as error:
-        raise PayLinkError(410 if error.code == "expired_link" else 404, error.code, error.detail) from None
+    payload = load_link(bridge, "pay", token)
+    gateway = bridge.current_gateway()  # before the transaction: loading it opens one of its own
     with bridge.uow() as uow:
         checkout = uow.session.get(Checkout, payload.get("c"))
         if checkout is None:
@@ -68,7 +74,6 @@ def pay_form(bridge: Bridge, token: str) -> HostedForm:
             customer=customer_of(order.data.get("billing") or {}),
             url_ok=bridge.public_url("/gateway/mypos/ok"), url_cancel=bridge.public_url("/gateway/mypos/cancel"),
             url_notify=bridge.public_url("/gateway/mypos/notify"), note=f"Order {order.number}")
-        gateway = bridge.gateway(uow.session.get(GatewayAccount, 1))
         form = gateway.hosted_payment_form(request)
         checkout.mode = mode.value
         checkout.amount_minor = request.amount.minor if mode is HostedMode.PAY_AND_STORE else None

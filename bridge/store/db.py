@@ -1,6 +1,7 @@
 """Engine, sessions and the unit of work."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,18 +44,29 @@ def is_postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+class NestedUnitOfWork(RuntimeError):
+    """A transaction opened inside another in the same thread: on SQLite the inner one would wait for the outer
+    one's write lock forever (BEGIN IMMEDIATE), so it is refused at once."""
+
+
 class UnitOfWork:
     """One transaction. Rolls back unless `commit()` was called, so an exception never leaves half a change."""
+
+    _open = threading.local()
 
     def __init__(self, factory: sessionmaker[Session]):
         self._factory = factory
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
+        if getattr(UnitOfWork._open, "active", False):
+            raise NestedUnitOfWork("a unit of work is already open in this thread; finish it first")
+        UnitOfWork._open.active = True
         self.session = self._factory()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        UnitOfWork._open.active = False
         # close() rolls back whatever was not committed and detaches objects with the state they were read in.
         self.session.close()
 
@@ -76,6 +88,22 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def claim_due(db: Database, model: Any, *conditions: Any, now: Any, lease: Any, limit: int) -> list[Any]:
+    """Rows of `model` (with `attempts` and `next_attempt_at`) that are due, leased to the caller: their next attempt
+    moves `lease` ahead, so another worker skips them, and a worker that dies leaves them to be retried after it.
+    Concurrent claimers skip each other's locked rows on PostgreSQL; SQLite has a single writer."""
+    with db.uow() as uow:
+        query = (select(model).where(*conditions, model.next_attempt_at <= now).order_by(model.id).limit(limit))
+        if is_postgresql(db.engine):
+            query = query.with_for_update(skip_locked=True)
+        rows = list(uow.session.scalars(query))
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at = now + lease
+        uow.commit()
+        return rows
 
 
 def alembic_config(url: str) -> Config:
