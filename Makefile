@@ -1,11 +1,11 @@
-# abonne: `make run` to start it, `make test` to test it. Both create .venv on first use.
+# abonne: `make run` to start it, `make test` to test it, `make demo` to see it. All create .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-unit migrate clean
+.PHONY: run demo test test-unit migrate clean
 
 $(BIN)/abonne: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(BIN)/abonne: pyproject.toml
 run: $(BIN)/abonne
 	$(BIN)/abonne migrate
 	$(BIN)/abonne serve --host $(HOST) --port $(PORT)
+
+demo: $(BIN)/abonne
+	$(BIN)/abonne demo --port $(PORT) $(DEMO_FLAGS)
 
 migrate: $(BIN)/abonne
 	$(BIN)/abonne migrate

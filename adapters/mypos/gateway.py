@@ -35,6 +35,17 @@ HARD_DECLINES = frozenset({8, 14, 21, 22, 24})
 # 20: "there was already a payment with this OrderID". Nothing new was charged, but the earlier attempt may
 # have been; only a status query can tell, so it is `unknown`.
 DUPLICATE_ORDER = 20
+# What each decline means for the shop owner and the customer, in words.
+DECLINE_WORDS = {
+    8: "the card issuer refused to authorize the payment",
+    13: "the card has insufficient funds",
+    14: "the stored card may not be used for this payment (unknown or disabled card token)",
+    15: "a card or store limit was exceeded",
+    19: "the account's limits were reached",
+    21: "the card issuer declined the payment",
+    22: "the card has expired",
+    24: "3-D Secure authentication failed",
+}
 # The request or the store settings are wrong and myPOS refused before charging: missing/invalid parameters,
 # signature or key index refused, unknown SID or wallet, referer or store restricted, currency not enabled.
 # Declining would blame the customer's card and `unknown` would retry forever, so these stop the run with
@@ -108,6 +119,8 @@ class MyPosGateway:
         if status == 0:
             return self._success(request, answer, message)
         code = str(status)
+        if status in DECLINE_WORDS:
+            message = f"{DECLINE_WORDS[status]} (myPOS status {status}: {message})"
         if status in SOFT_DECLINES:
             return ChargeResult(ChargeOutcome.DECLINED, status_code=code, message=message, decline=DeclineKind.SOFT)
         if status in HARD_DECLINES:
