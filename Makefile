@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run demo test test-unit migrate clean
+.PHONY: run demo browser test test-unit migrate clean
 
 $(BIN)/abonne: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ demo: $(BIN)/abonne
 migrate: $(BIN)/abonne
 	$(BIN)/abonne migrate
 
-test: $(BIN)/abonne
+# The browser tests drive Debian's chromium through Playwright (never `playwright install`: no browser downloads).
+# Idempotent: installs only what is missing. CI runs as root; elsewhere sudo is used when present.
+browser: $(BIN)/abonne
+	@test -x /usr/bin/chromium || { SUDO=$$( [ "$$(id -u)" -ne 0 ] && command -v sudo ); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	@$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/pip install --quiet playwright
+
+test: $(BIN)/abonne browser
 	$(BIN)/python -m pytest -q
 
 test-unit: $(BIN)/abonne

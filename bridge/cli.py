@@ -129,7 +129,7 @@ def worker(once: bool) -> None:
 @click.option("--once", is_flag=True, required=True, help="Run one renewal pass (required: the loop is `worker`).")
 @friendly
 def renew(once: bool) -> None:
-    """Charge every due agreement once, settle what the janitor can, and print a summary."""
+    """One renewal pass: settle unknown charges, charge up to 200 due agreements, push, and print a summary."""
     from bridge.services import janitor, outbox
     from bridge.services.renew import renew_due
     bridge = _ready_bridge()

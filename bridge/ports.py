@@ -209,6 +209,9 @@ class ShopAdapter(Protocol):
         """Check the shop's webhooks to delivery_url and re-enable those the shop disabled after failed
         deliveries. Reports each webhook found. Raises ShopError."""
 
+    def order_admin_url(self, order_id: str) -> str:
+        """Where the owner opens this order in the shop's own back office. Pure: no I/O, never raises."""
+
 
 @dataclass(frozen=True)
 class RenewalLine:

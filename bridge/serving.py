@@ -21,7 +21,8 @@ class RunningServer:
     def stop(self) -> None:
         # Let requests in progress finish before their connections close under them.
         self._server.task_dispatcher.shutdown(timeout=5)
-        request_shutdown(self._server)
+        if self._thread.is_alive():
+            request_shutdown(self._server)
         self._thread.join(timeout=10)
 
 
@@ -31,7 +32,10 @@ def request_shutdown(server: Any) -> None:
     def close_all() -> None:
         for channel in list(server._map.values()):
             channel.close()
-    server.trigger.pull_trigger(close_all)
+    try:
+        server.trigger.pull_trigger(close_all)
+    except OSError:  # the trigger is closed: the loop has ended already
+        pass
 
 
 def make_server(app: WsgiApp, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> Any:

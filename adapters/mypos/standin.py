@@ -23,7 +23,9 @@ Outcomes, chosen by the stand-in (the real test environment approves every card)
   charge. For an order id it never saw it answers Status 0 without OrderStatus; real myPOS's answer there is
   undocumented.
 
-Faults for the next server-to-server call (`inject(kind, times, method)`), see FAULT_KINDS.
+Faults for the next server-to-server call (`inject(kind, times, method)`), see FAULT_KINDS. `latency_s` adds
+a processing time to every server-to-server call (IPCIAPurchase, IPCGetTxnStatus) before it is handled, as a
+distant gateway has; `calls` lists the server-to-server calls received, in order, before any fault or latency.
 """
 from __future__ import annotations
 
@@ -196,16 +198,20 @@ class MyPosStandin:
         self._trnrefs = itertools.count(1000001)
         self._stans = itertools.count(1)
         self._server: RunningServer | None = None
+        self._calls: list[tuple[str, str]] = []
+        self.latency_s = 0.0  # added before each server-to-server call is handled (benchmarks: a distant gateway)
 
     @classmethod
     def start(cls, merchant_public_key_pem: str = TEST_MERCHANT_PUBLIC_KEY_PEM, sid: str = TEST_SID,
               wallet: str = TEST_WALLET, key_index: str | int = TEST_KEY_INDEX,
               clock: Callable[[], datetime] | None = None, notify_timeout: float = 5.0,
-              hang_seconds: float = 10.0) -> MyPosStandin:
-        """Generate the stand-in's key and certificate, register one merchant and serve on a free local port."""
+              hang_seconds: float = 10.0, threads: int = 8) -> MyPosStandin:
+        """Generate the stand-in's key and certificate, register one merchant and serve on a free local port.
+
+        `threads` bounds the calls handled at once (with `latency_s`, each call holds a thread that long)."""
         standin = cls(clock or (lambda: datetime.now(timezone.utc)), notify_timeout, hang_seconds)
         standin.add_merchant(sid=sid, wallet=wallet, key_index=key_index, public_key_pem=merchant_public_key_pem)
-        standin._server = serve_in_thread(standin._app())
+        standin._server = serve_in_thread(standin._app(), threads=threads)
         return standin
 
     @property
@@ -221,6 +227,12 @@ class MyPosStandin:
     def ledger(self) -> list[Transaction]:
         with self._lock:
             return list(self._ledger)
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        """(IPCmethod, OrderID) of every authenticated server-to-server call received, in order of arrival."""
+        with self._lock:
+            return list(self._calls)
 
     @property
     def deliveries(self) -> list[Delivery]:
@@ -286,6 +298,10 @@ class MyPosStandin:
         output = output if output in ("xml", "json") else "xml"
         try:
             merchant = self._authenticate(canonical, form)
+            with self._lock:
+                self._calls.append((canonical, form.get("OrderID")))
+            if self.latency_s > 0:
+                self._stopping.wait(self.latency_s)
             if canonical == "IPCIAPurchase":
                 return self._ia_purchase(merchant, form, output)
             return self._txn_status(merchant, form, output)

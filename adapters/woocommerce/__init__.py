@@ -5,6 +5,7 @@ import logging
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, Mapping
+from urllib.parse import quote
 
 from adapters.woocommerce.rest import WooRest, WooRestError
 from adapters.woocommerce.webhook import CREATED_VIA, RENEWAL_MARKER, parse_order, parse_order_body, verify_webhook
@@ -99,6 +100,10 @@ class WooCommerceShop:
                                            "like the WooCommerce REST API v3")
         return ConnectionReport(True, f"connected to WooCommerce at {self.url}: the REST API answered with the "
                                       "key's permissions")
+
+    def order_admin_url(self, order_id: str) -> str:
+        # post.php also opens HPOS orders: WooCommerce redirects it to admin.php?page=wc-orders&action=edit.
+        return f"{self.url}/wp-admin/post.php?post={quote(str(order_id), safe='')}&action=edit"
 
     def register_webhooks(self, delivery_url: str) -> list[str]:
         existing = self._rest.request("GET", "webhooks", params={"per_page": 100})

@@ -22,6 +22,7 @@ class Dashboard:
     active: int
     past_due: int
     suspended: int
+    paused: int
     awaiting_card: int
     mrr: dict[str, str]  # currency -> decimal amount
     due_30_days: int
@@ -62,7 +63,7 @@ def build(bridge: Bridge) -> Dashboard:
     days = [(now - timedelta(days=n)).date() for n in range(29, -1, -1)]
     return Dashboard(
         active=counts.get(AgreementState.ACTIVE.value, 0), past_due=counts.get(AgreementState.PAST_DUE.value, 0),
-        suspended=counts.get(AgreementState.SUSPENDED.value, 0),
+        suspended=counts.get(AgreementState.SUSPENDED.value, 0), paused=counts.get(AgreementState.PAUSED.value, 0),
         awaiting_card=counts.get(AgreementState.AWAITING_CARD.value, 0),
         mrr={c: str(v.quantize(Decimal("0.01"))) for c, v in sorted(mrr.items())},
         due_30_days=due_count, due_30_days_amount={c: str(Money(v, c).amount) for c, v in sorted(due.items())},

@@ -66,7 +66,11 @@ def renew_due(bridge: Bridge, limit: int = 200) -> RenewReport:
     with ThreadPoolExecutor(max_workers=min(bridge.settings.gateway_concurrency, len(attempts))) as pool:
         calls = {pool.submit(_charge, gateway, attempt.request): attempt for attempt in attempts}
         for done in as_completed(calls):
-            settle(bridge, calls[done], done.result(), report)
+            try:
+                settle(bridge, calls[done], done.result(), report)
+            except Exception:  # the charge stays pending; the janitor settles it by asking the gateway (I3)
+                log.exception("settling charge %s failed; the janitor will settle it", calls[done].charge_id)
+                report.problems.append(f"charge {calls[done].charge_id} could not be recorded; the janitor will")
     return report
 
 
@@ -92,13 +96,15 @@ def claim(bridge: Bridge, limit: int, report: RenewReport) -> list[Attempt]:
                             gateway_order_id=f"ab-{agreement.id}-{cycle}-{attempt}-{secrets.token_hex(4)}",
                             amount_minor=agreement.amount_minor, currency=agreement.currency, state="pending",
                             created_at=now)
-            uow.session.add(charge)
+            try:
+                with uow.session.begin_nested():
+                    uow.session.add(charge)
+            except IntegrityError:
+                # Another worker opened an attempt for it between our read and our insert (PostgreSQL does not
+                # re-check the NOT EXISTS for rows we only locked): the unique index said no; skip just this one.
+                continue
             attempts.append((charge, agreement, bridge.vault.decrypt(agreement.card_token_encrypted)))
-        try:
-            uow.commit()
-        except IntegrityError:  # another worker opened an attempt first: the database said no, nothing is lost
-            uow.rollback()
-            return []
+        uow.commit()
     return [Attempt(charge.id, agreement.id, ChargeRequest(
         gateway_order_id=charge.gateway_order_id, card_token=token, amount=Money(charge.amount_minor, charge.currency),
         items=(CartItem(f"{agreement.product_name} (renewal {charge.cycle})", 1,

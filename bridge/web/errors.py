@@ -22,7 +22,10 @@ def register(app: Flask) -> None:
         detail = error.description or error.name
         if error.code == 413:
             detail = f"the request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
-        return json_error(error.code or 500, code, detail)
+        response = json_error(error.code or 500, code, detail)
+        # Keep what the status needs besides the body: Allow on a 405, WWW-Authenticate on a 401, Retry-After.
+        response.headers.update({k: v for k, v in error.get_headers() if k.lower() != "content-type"})
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

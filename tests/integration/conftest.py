@@ -86,6 +86,15 @@ class BridgeUnderTest:
     env: dict[str, str]
     clock: SettableClock
     app: Any = None
+    worker_thread: Any = None
+    worker_stop: Any = None
+
+    def stop_worker(self) -> None:
+        """Stop the embedded worker (the web server keeps serving), e.g. so that another worker process is the
+        only one that renews."""
+        self.worker_stop.set()
+        self.bridge.wake_worker.set()
+        self.worker_thread.join(timeout=30)
 
     def go_offline(self) -> None:
         """Stop answering HTTP (the worker keeps running), as when abonne's host is down for shops."""
@@ -128,9 +137,9 @@ def abonne(database_url: str, tmp_path: Path, clock: SettableClock) -> Iterator[
     migrate(database_url)
     bridge = build_bridge(settings, clock)
     late.app = create_app(bridge)
-    _, stop = start_in_thread(bridge)
+    thread, stop = start_in_thread(bridge)
     try:
-        under_test = BridgeUnderTest(bridge, server, env, clock, late)
+        under_test = BridgeUnderTest(bridge, server, env, clock, late, thread, stop)
         yield under_test
     finally:
         stop.set()

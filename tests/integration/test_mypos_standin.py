@@ -137,7 +137,7 @@ def test_a_paying_customer_stores_a_card_and_the_shop_gets_a_verified_notify(sta
 
     paid = wait_for(lambda: receiver.of(request_.gateway_order_id, CallbackKind.PAID))[0]
     assert paid.amount == Money.parse("19.90", "EUR")
-    assert paid.card.last4 == "0007" and paid.card.exp_yymm == "3012" and paid.card.card_type == "3"
+    assert paid.card.last4 == "0007" and paid.card.exp_yymm == "3012" and paid.card.card_type == "VISA"
     assert len(paid.card.token) == 40
     [row] = ledger_of(standin, request_.gateway_order_id)
     assert (row.status, row.amount, row.trnref, row.token) == ("paid", "19.90", paid.transaction_ref, paid.card.token)
@@ -157,7 +157,7 @@ def test_a_stored_only_card_comes_without_amount_and_can_be_charged(standin, gat
 
     stored = wait_for(lambda: receiver.of(request_.gateway_order_id, CallbackKind.PAID))[0]
     assert stored.amount is None
-    assert stored.card.last4 == "0004" and stored.card.exp_yymm == "2801" and stored.card.card_type == "1"
+    assert stored.card.last4 == "0004" and stored.card.exp_yymm == "2801" and stored.card.card_type == "MasterCard"
     assert ledger_of(standin, request_.gateway_order_id)[0].status == "stored"
 
     _, result = charge(gateway, stored.card.token)
