@@ -22,6 +22,9 @@ class WooRestError(ShopError):
         self.data = data or {}
 
 
+_NONCE_REUSED = "nonce has already been used"  # WooCommerce's message for a replayed OAuth nonce
+
+
 class WooRest:
     def __init__(self, url: str, consumer_key: str, consumer_secret: str, timeout: float = 30.0):
         self.url = url.rstrip("/")
@@ -58,6 +61,16 @@ class WooRest:
 
     def _send(self, method: str, path: str, params: dict[str, Any] | None,
               body: dict[str, Any] | None) -> requests.Response:
+        response = self._send_once(method, path, params, body)
+        if response.status_code == 401 and _NONCE_REUSED in response.text:
+            # The `woocommerce` client draws its OAuth nonce from 8 random digits, and WooCommerce refuses a nonce
+            # seen in the last 15 minutes: at a few thousand requests per window a repeat is likely. Authentication
+            # fails before the shop does anything, so the same request, signed afresh, is safe to send again.
+            response = self._send_once(method, path, params, body)
+        return response
+
+    def _send_once(self, method: str, path: str, params: dict[str, Any] | None,
+                   body: dict[str, Any] | None) -> requests.Response:
         query = _query(params)
         try:
             if method == "GET":
