@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from bridge.context import Bridge, NotConfigured
 from bridge.ports import GatewayConfigError, GatewayUnavailable
 from bridge.services import billing, events
-from bridge.store.db import UnitOfWork, is_postgresql
+from bridge.store.db import UnitOfWork, any_due, is_postgresql
 from bridge.store.tables import Agreement, Charge
 
 CHECK_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(hours=1))  # then daily
@@ -86,6 +86,8 @@ def _claim(bridge: Bridge, limit: int) -> list[int]:
         (Charge.state == "pending") & (Charge.created_at <= now - ABANDONED_AFTER)
         & ((Charge.next_check_at.is_(None)) | (Charge.next_check_at <= now)),
     )).order_by(Charge.id).limit(limit))
+    if not any_due(bridge.db, query.with_only_columns(Charge.id)):
+        return []
     if is_postgresql(bridge.db.engine):
         query = query.with_for_update(skip_locked=True)
     with bridge.uow() as uow:

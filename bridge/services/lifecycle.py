@@ -9,7 +9,7 @@ from bridge.context import Bridge
 from bridge.domain.agreement import LIVE_STATES, AgreementEvent, AgreementState, InvalidTransition, next_state
 from bridge.services import billing, events
 from bridge.services.tokenize import terms_of
-from bridge.store.db import UnitOfWork
+from bridge.store.db import UnitOfWork, any_due
 from bridge.store.tables import Agreement, Charge
 
 S = AgreementState
@@ -166,9 +166,11 @@ def billing_done(agreement: Agreement) -> bool:
 def end_grace_periods(bridge: Bridge) -> int:
     """Suspended agreements whose grace period ended without a new card are cancelled."""
     now = bridge.clock.now()
+    query = select(Agreement).where(Agreement.state == S.SUSPENDED.value, Agreement.suspended_until <= now)
+    if not any_due(bridge.db, query.with_only_columns(Agreement.id)):
+        return 0
     with bridge.uow() as uow:
-        ended = list(uow.session.scalars(select(Agreement).where(Agreement.state == S.SUSPENDED.value,
-                                                                 Agreement.suspended_until <= now)))
+        ended = list(uow.session.scalars(query))
         for agreement in ended:
             _transition(agreement, AgreementEvent.CANCELLED)
             agreement.updated_at = now
@@ -183,11 +185,15 @@ def warn_expiring_cards(bridge: Bridge) -> int:
     now = bridge.clock.now()
     horizon = now + timedelta(days=45)
     warned = 0
+    query = select(Agreement).where(Agreement.state == S.ACTIVE.value, Agreement.next_charge_at <= horizon,
+                                    Agreement.card_exp != "", Agreement.card_reminder_for != Agreement.card_exp)
+    with bridge.db.read() as uow:  # most cards are fine: look without the write lock first
+        expiring = [a.id for a in uow.session.scalars(query) if _expires_before(a)]
+    if not expiring:
+        return 0
     with bridge.uow() as uow:
-        agreements = uow.session.scalars(select(Agreement).where(
-            Agreement.state == S.ACTIVE.value, Agreement.next_charge_at <= horizon, Agreement.card_exp != ""))
-        for agreement in agreements:
-            if agreement.card_reminder_for == agreement.card_exp or not _expires_before(agreement):
+        for agreement in uow.session.scalars(query.where(Agreement.id.in_(expiring))):
+            if not _expires_before(agreement):
                 continue
             agreement.card_reminder_for = agreement.card_exp
             billing.ask_for_card(bridge, uow, agreement, now, f"card-expiring:{agreement.id}:{agreement.card_exp}",

@@ -12,6 +12,7 @@ from bridge.ports import ShopError
 from bridge.services import events
 from bridge.services.intake import take_order
 from bridge.services.setup import webhook_url
+from bridge.store.db import any_due
 from bridge.store.tables import Shop
 
 # The first poll starts a day before the shop was connected, by abonne's clock; after that the watermark is the
@@ -36,10 +37,12 @@ class ReconcileReport:
 def reconcile_due(bridge: Bridge, force: bool = False) -> ReconcileReport:
     now = bridge.clock.now()
     report = ReconcileReport()
+    query = select(Shop).order_by(Shop.id)
+    if not force:
+        query = query.where(or_(Shop.reconcile_due_at.is_(None), Shop.reconcile_due_at <= now))
+    if not any_due(bridge.db, query.with_only_columns(Shop.id)):
+        return report
     with bridge.uow() as uow:
-        query = select(Shop).order_by(Shop.id)
-        if not force:
-            query = query.where(or_(Shop.reconcile_due_at.is_(None), Shop.reconcile_due_at <= now))
         shops = list(uow.session.scalars(query))
         for shop in shops:  # claimed for this interval: another worker leaves them alone
             shop.reconcile_due_at = now + timedelta(minutes=bridge.settings.reconcile_minutes)

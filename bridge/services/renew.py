@@ -20,7 +20,7 @@ from bridge.domain.money import Money
 from bridge.ports import (CartItem, ChargeOutcome, ChargeRequest, ChargeResult, DeclineKind, GatewayConfigError,
                           PaymentGateway)
 from bridge.services import billing, events
-from bridge.store.db import is_postgresql
+from bridge.store.db import any_due, is_postgresql
 from bridge.store.tables import Agreement, Charge
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ def claim(bridge: Bridge, limit: int, report: RenewReport) -> list[Attempt]:
     open_attempt = exists().where(Charge.agreement_id == Agreement.id, Charge.state.in_(billing.OPEN_STATES))
     query = (select(Agreement).where(Agreement.state.in_(CHARGEABLE), Agreement.next_charge_at <= now, ~open_attempt)
              .order_by(Agreement.next_charge_at, Agreement.id).limit(limit))
+    if not any_due(bridge.db, query.with_only_columns(Agreement.id)):
+        return []
     if is_postgresql(bridge.db.engine):
         query = query.with_for_update(skip_locked=True, of=Agreement)
     attempts: list[tuple[Charge, Agreement, str]] = []

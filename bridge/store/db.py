@@ -16,15 +16,17 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, reads_only: bool = False, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # Take the write lock at BEGIN so two writers queue up instead of failing on lock upgrade.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # Writers take the write lock at BEGIN, so two of them queue up instead of failing on lock upgrade;
+        # readers begin deferred, which in WAL mode never waits for or holds that lock.
+        begin = "BEGIN" if reads_only else "BEGIN IMMEDIATE"
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
@@ -81,19 +83,29 @@ class Database:
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
+        self.read_engine = make_engine(url, reads_only=True) if self.engine.dialect.name == "sqlite" else self.engine
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_factory = sessionmaker(self.read_engine, expire_on_commit=False)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self._factory)
 
+    def read(self) -> UnitOfWork:
+        """A transaction that only reads: on SQLite it never takes the write lock. Never commit in it."""
+        return UnitOfWork(self._read_factory)
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
 
 def claim_due(db: Database, model: Any, *conditions: Any, now: Any, lease: Any, limit: int) -> list[Any]:
     """Rows of `model` (with `attempts` and `next_attempt_at`) that are due, leased to the caller: their next attempt
     moves `lease` ahead, so another worker skips them, and a worker that dies leaves them to be retried after it.
     Concurrent claimers skip each other's locked rows on PostgreSQL; SQLite has a single writer."""
+    if not any_due(db, select(model.id).where(*conditions, model.next_attempt_at <= now)):
+        return []
     with db.uow() as uow:
         query = (select(model).where(*conditions, model.next_attempt_at <= now).order_by(model.id).limit(limit))
         if is_postgresql(db.engine):
@@ -104,6 +116,12 @@ def claim_due(db: Database, model: Any, *conditions: Any, now: Any, lease: Any, 
             row.next_attempt_at = now + lease
         uow.commit()
         return rows
+
+
+def any_due(db: Database, query: Any) -> bool:
+    """Whether `query` finds a row, asked without the write lock: an idle worker's passes then lock nothing."""
+    with db.read() as uow:
+        return uow.session.execute(query.limit(1)).first() is not None
 
 
 def alembic_config(url: str) -> Config:

@@ -112,11 +112,11 @@ class BridgeUnderTest:
         return CliRunner().invoke(cli_main, list(args), env=self.env, obj=self.bridge, catch_exceptions=False)
 
     def scalar(self, sql: str, **params: Any) -> Any:
-        with self.bridge.db.engine.connect() as connection:
+        with self.bridge.db.read_engine.connect() as connection:  # polls must not take the write lock
             return connection.execute(text(sql), params).scalar()
 
     def rows(self, sql: str, **params: Any) -> list[Any]:
-        with self.bridge.db.engine.connect() as connection:
+        with self.bridge.db.read_engine.connect() as connection:
             return list(connection.execute(text(sql), params).mappings())
 
 
