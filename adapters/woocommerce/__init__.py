@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_TOPICS = ("order.created", "order.updated", "order.deleted")
 _PAYABLE_STATUSES = ("pending", "on-hold", "failed")
+_ENDED_STATUSES = ("cancelled", "refunded", "trash")
 _PERIODS = ("day", "week", "month", "year")
 
 # Meta abonne writes on each renewal order (RENEWAL_MARKER, in webhook.py, is what marks its echoes).
@@ -84,6 +85,13 @@ class WooCommerceShop:
         order = self._rest.request("GET", f"orders/{int(order_id)}")
         if order.get("date_paid_gmt"):
             return  # paid already: the shop's own record of it stays
+        if order.get("status") in _ENDED_STATUSES:
+            # The owner ended the order meanwhile: never bring it back to life; say what was received.
+            self._rest.request("POST", f"orders/{int(order_id)}/notes", body={
+                "note": f"abonne: the customer's card payment arrived (myPOS transaction {transaction_id}) after "
+                        f"this order was {order.get('status')}; refund it in myPOS if it should not stand.",
+                "customer_note": False})
+            return
         body: dict[str, Any] = {"set_paid": True, "transaction_id": transaction_id, "payment_method": "abonne",
                                 "payment_method_title": "Card (myPOS)"}
         if order.get("status") not in _PAYABLE_STATUSES:

@@ -52,6 +52,21 @@ def test_a_link_of_a_cancelled_subscription_cannot_be_used(configured: Configure
     assert answer.status_code == 410 and "cancelled" in answer.text
 
 
+def test_an_order_cancelled_by_the_owner_stays_cancelled_when_the_payment_is_recorded_after(
+        configured: Configured):
+    order_id, link = new_order_link(configured)
+    _, form = open_pay_link(link)
+    configured.abonne.stop_worker()  # the mark-paid waits in the outbox ...
+    submit_auto_form(customer_pays(form, card=VISA, exp="12/30"))
+    configured.woo.set_order_status(order_id, "cancelled")  # ... while the owner cancels the order
+    from bridge.worker import run_once
+    wait_for(lambda: run_once(configured.abonne.bridge) and not configured.abonne.scalar(
+        "SELECT count(*) FROM outbox WHERE state = 'pending'"), what="the outbox to drain")
+    order = configured.woo.order(order_id)
+    assert order["status"] == "cancelled" and order["date_paid_gmt"] is None
+    assert any("after this order was cancelled" in n.note for n in configured.woo.notes(order_id))
+
+
 def test_a_paid_link_of_a_subscription_cancelled_later_says_cancelled(configured: Configured):
     order_id, link = new_order_link(configured)
     _, form = open_pay_link(link)
