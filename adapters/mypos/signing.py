@@ -194,8 +194,8 @@ def load_private_key(pem: str | bytes) -> rsa.RSAPrivateKey:
             "the merchant private key is password-protected: store it without a passphrase") from None
     except (ValueError, UnsupportedAlgorithm):
         raise GatewayConfigError(
-            "the merchant private key cannot be read: expected a PEM block starting with "
-            "'-----BEGIN RSA PRIVATE KEY-----' or '-----BEGIN PRIVATE KEY-----'") from None
+            "the merchant private key cannot be read: expected a PEM block whose first line announces an "
+            "(RSA) PRIVATE KEY") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise GatewayConfigError("the merchant private key is not an RSA key: myPOS signs with RSA only")
     return key
