@@ -48,10 +48,8 @@ class Settings:
                 raise ConfigError(f"{name} must be a whole number") from None
             if numbers[name] < (0 if name == "ABONNE_GRACE_DAYS" else 1):
                 raise ConfigError(f"{name} must be at least {0 if name == 'ABONNE_GRACE_DAYS' else 1}")
-        try:
-            gateway_timeout = float(env.get("ABONNE_GATEWAY_TIMEOUT_SECONDS", "30"))
-        except ValueError:
-            raise ConfigError("ABONNE_GATEWAY_TIMEOUT_SECONDS must be a number of seconds") from None
+        seconds = {name: _seconds(env, name, default) for name, default in
+                   (("ABONNE_GATEWAY_TIMEOUT_SECONDS", 30.0), ("ABONNE_WORKER_INTERVAL_SECONDS", 5.0))}
         retry_schedule = env.get("ABONNE_RETRY_SCHEDULE", "12h,12h,1d,2d,3d")
         try:
             DunningPolicy.parse(retry_schedule, numbers["ABONNE_GRACE_DAYS"])
@@ -68,12 +66,23 @@ class Settings:
             gateway_concurrency=numbers["ABONNE_GATEWAY_CONCURRENCY"],
             shop_concurrency=numbers["ABONNE_SHOP_CONCURRENCY"],
             reconcile_minutes=numbers["ABONNE_RECONCILE_MINUTES"],
-            gateway_timeout_seconds=gateway_timeout,
+            gateway_timeout_seconds=seconds["ABONNE_GATEWAY_TIMEOUT_SECONDS"],
+            worker_interval_seconds=seconds["ABONNE_WORKER_INTERVAL_SECONDS"],
         )
 
     @property
     def dunning(self) -> DunningPolicy:
         return DunningPolicy.parse(self.retry_schedule, self.grace_days)
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    try:
+        value = float(env.get(name, str(default)))
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds")
+    return value
 
 
 def _instance_secret_key(instance: Path) -> str:

@@ -29,13 +29,15 @@ class PassReport:
                     or self.cancelled_after_grace or self.cards_warned or self.missed_orders)
 
 
-def run_once(bridge: Bridge) -> PassReport:
+def run_once(bridge: Bridge, reconcile_all: bool = False) -> PassReport:
+    """One pass. `reconcile_all` polls every shop now rather than when each is due: while abonne was down, shops
+    kept failing to deliver webhooks (and may have disabled them), so a starting worker catches up first."""
     report = PassReport(deliveries=intake.process_pending(bridge))
     report.settled_unknown = janitor.resolve(bridge).settled
     report.renewals = renew.renew_due(bridge)
     report.cancelled_after_grace = lifecycle.end_grace_periods(bridge)
     report.cards_warned = lifecycle.warn_expiring_cards(bridge)
-    report.missed_orders = reconcile.reconcile_due(bridge).orders_seen
+    report.missed_orders = reconcile.reconcile_due(bridge, force=reconcile_all).orders_seen
     drained = outbox.drain(bridge)
     report.sent, report.retried, report.dead = drained.sent, drained.retried, drained.dead
     return report
@@ -43,9 +45,11 @@ def run_once(bridge: Bridge) -> PassReport:
 
 def run_forever(bridge: Bridge, stop: threading.Event) -> None:
     """Until `stop` is set. Sleeps between idle passes; bridge.wake_worker cuts the sleep short."""
+    starting = True
     while not stop.is_set():
         try:
-            report = run_once(bridge)
+            report = run_once(bridge, reconcile_all=starting)
+            starting = False
         except Exception:  # the database may be briefly unavailable; the next pass tries again
             log.exception("worker pass failed")
             report = PassReport()

@@ -9,11 +9,11 @@
     standin.stop()
 
 What it serves (over plain http, like the captured shop): `/wp-json/wc/v3/` products (+ variations), orders
-(+ notes, refunds), customers and webhooks with OAuth 1.0a one-legged auth in the query; a simplified Store API
-checkout at `/wp-json/wc/store/v1/checkout`. What it sends: the webhook ping (synchronous) and signed deliveries
-(asynchronous, coalesced, never retried, auto-disable on the 7th failure). Shapes, codes and quirks come from
-tests/fixtures/woocommerce-10.0.2; the rules live in standin_shop.py (orders), standin_hooks.py (webhooks) and
-standin_wire.py (PHP/WordPress encodings).
+(+ notes, refunds), customers and webhooks with OAuth 1.0a one-legged auth in the query; the Store API's guest
+cart and checkout (`/wp-json/wc/store/v1/cart`, `cart/add-item`, `checkout`). What it sends: the webhook ping
+(synchronous) and signed deliveries (asynchronous, coalesced, never retried, auto-disable on the 7th failure).
+Shapes, codes and quirks come from tests/fixtures/woocommerce-10.0.2; the rules live in standin_shop.py (orders),
+standin_hooks.py (webhooks) and standin_wire.py (PHP/WordPress encodings).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import base64
 import json
 import math
 import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -33,8 +34,8 @@ from adapters.woocommerce.standin_shop import (
     Mail, Note, Order, RestError, ShopState, fmt_date, money, to_decimal,
 )
 from adapters.woocommerce.standin_wire import (
-    JSON_CONTENT_TYPE, invalid_params, oauth_signature, oauth_string_to_sign, parse_php_query, php_json, php_list,
-    rest_error,
+    JSON_CONTENT_TYPE, cart_token, invalid_params, oauth_signature, oauth_string_to_sign, parse_php_query, php_json,
+    php_list, rest_error,
 )
 from bridge.serving import RunningServer, serve_in_thread
 
@@ -121,6 +122,8 @@ class WooCommerceStandin:
         self._nonces: dict[str, dict[int, str]] = {}
         self._forced: tuple[int, bytes, str] | None = None
         self._slow_s = 0.0
+        self._carts: dict[str, list[tuple[int, int, int]]] = {}
+        self._store_nonces: set[str] = set()
         self._switch_lock = threading.Lock()
 
     # ================================================================== lifecycle
@@ -362,7 +365,7 @@ class WooCommerceStandin:
 
     def _headers(self, request: _Request, *, authenticated: bool, allow: str | None = None,
                  total: tuple[int, int] | None = None, links: list[str] | None = None,
-                 location: str | None = None) -> list[tuple[str, str]]:
+                 location: str | None = None, store: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
         scheme_site = self.shop.site.replace("http://", "https://", 1) if request.is_ssl else self.shop.site
         headers = [("Content-Type", JSON_CONTENT_TYPE), *WP_HEADERS_HEAD]
         if not links:
@@ -376,6 +379,8 @@ class WooCommerceStandin:
             headers.append(("Link", ", ".join(links)))
         if location:
             headers.append(("Location", location))
+        if store:
+            headers.extend(store)
         if allow:
             headers.append(("Allow", allow))
         if authenticated:
@@ -786,31 +791,69 @@ class WooCommerceStandin:
             del self.hub.webhooks[hook.id]
             return 200, answer, {}
 
-    # ---------------------------------------------------------------- Store API (simplified)
+    # ---------------------------------------------------------------- Store API (the block checkout)
+
+    def _cart(self, request: _Request) -> tuple[str, list[tuple[int, int, int]]]:
+        """The guest cart a request names with its Cart-Token header (a new one when it names none).
+
+        A cart POST needs that token or the Nonce the shop handed out; without either the real Store API answers
+        401 woocommerce_rest_missing_nonce."""
+        token = request.headers.get("cart-token", "")
+        with self.shop.lock:
+            if token in self._carts:
+                return token, self._carts[token]
+            if request.method == "POST" and request.headers.get("nonce") not in self._store_nonces:
+                raise RestError(401, rest_error("woocommerce_rest_missing_nonce",
+                                                "Missing the Nonce header. This endpoint requires a valid nonce.", 401))
+            token = cart_token()
+            self._carts[token] = []
+            return token, self._carts[token]
+
+    def _store_headers(self, token: str) -> dict[str, Any]:
+        nonce = secrets.token_hex(5)
+        with self.shop.lock:
+            self._store_nonces.add(nonce)
+        return {"store": [("Nonce", nonce), ("Nonce-Timestamp", str(int(self.shop.now().timestamp()))),
+                          ("User-ID", "0"), ("Cart-Token", token), ("Cart-Hash", "")]}
+
+    def _store_cart(self, request: _Request, params: dict[str, Any]) -> tuple:
+        """GET /wc/store/v1/cart: where a storefront session starts (its Nonce and Cart-Token headers)."""
+        token, lines = self._cart(request)
+        return 200, self._cart_json(lines), self._store_headers(token)
+
+    def _store_add_item(self, request: _Request, params: dict[str, Any]) -> tuple:
+        token, lines = self._cart(request)
+        try:
+            product_id, quantity = int(params.get("id") or 0), int(params.get("quantity") or 1)
+        except (TypeError, ValueError):
+            product_id, quantity = 0, 0
+        with self.shop.lock:
+            if product_id not in self.shop.products or quantity < 1:
+                raise RestError(400, rest_error("woocommerce_rest_cart_invalid_product",
+                                                "This product cannot be added to the cart.", 400))
+            lines.append((product_id, quantity, int(params.get("variation_id") or 0)))
+        return 201, self._cart_json(lines), self._store_headers(token)
+
+    def _cart_json(self, lines: list[tuple[int, int, int]]) -> dict[str, Any]:
+        with self.shop.lock:
+            items = [{"id": product_id, "quantity": quantity, "name": self.shop.products[product_id].name}
+                     for product_id, quantity, _ in lines]
+        return {"items": items, "items_count": sum(item["quantity"] for item in items), "needs_payment": True}
 
     def _store_checkout(self, request: _Request, params: dict[str, Any]) -> tuple:
-        """POST /wc/store/v1/checkout, simplified: the cart travels in the body as `items` (no cart session).
-
-        Body: {billing_address, shipping_address, payment_method, customer_note, items: [{id, quantity,
-        variation_id?}], customer_id?, paid?, transaction_id?}.
-        """
-        items = params.get("items") or []
-        if not isinstance(items, list) or not items:
+        """POST /wc/store/v1/checkout: the cart of the Cart-Token becomes an order, and the cart is emptied."""
+        token, lines = self._cart(request)
+        if not lines:
             raise RestError(400, rest_error("woocommerce_rest_cart_empty",
                                             "Cannot create order from empty cart.", 400))
-        lines = [(int(i.get("id", 0)), int(i.get("quantity", 1)), int(i.get("variation_id") or 0))
-                 for i in items if isinstance(i, Mapping)]
         billing = params.get("billing_address") if isinstance(params.get("billing_address"), Mapping) else {}
         shipping = params.get("shipping_address") if isinstance(params.get("shipping_address"), Mapping) else None
-        customer: Any = int(params.get("customer_id") or 0) or None
         with self.shop.lock:
-            if customer is not None and customer not in self.shop.customers:
-                raise RestError(400, rest_error("woocommerce_rest_invalid_customer_id", "Customer ID is invalid.", 400))
             order = self.shop.place_storefront_order(
-                customer, lines, str(params.get("payment_method") or "cod"), "store-api",
-                params.get("paid") in (True, "true", "1"), str(params.get("transaction_id") or ""),
+                None, list(lines), str(params.get("payment_method") or "cod"), "store-api", False, "",
                 str(params.get("customer_note") or ""), request.headers.get("user-agent", ""), billing, shipping)
-            return 200, self.shop.checkout_json(order), {}
+            lines.clear()
+            return 200, self.shop.checkout_json(order), self._store_headers(token)
 
 
 # ====================================================================== routing helpers
@@ -835,7 +878,9 @@ _ROUTES: list[tuple[str, str, dict[str, str], str, str]] = [
     (r"/wp-json/wc/v3/webhooks/(\d+)", ITEM_ALLOW,
      {"GET": "_webhooks_get", "POST": "_webhooks_update", "PUT": "_webhooks_update", "PATCH": "_webhooks_update",
       "DELETE": "_webhooks_delete"}, "wc"),
-    (r"/wp-json/wc/store/v1/checkout", "POST", {"POST": "_store_checkout"}, "store"),
+    (r"/wp-json/wc/store/v1/cart", "GET", {"GET": "_store_cart"}, "store"),
+    (r"/wp-json/wc/store/v1/cart/add-item", "POST", {"POST": "_store_add_item"}, "store"),
+    (r"/wp-json/wc/store/v1/checkout", "GET, POST, PUT, PATCH", {"POST": "_store_checkout"}, "store"),
 ]
 
 

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, quote
 
@@ -151,3 +152,12 @@ def invalid_params(problems: list[tuple[str, str, str, Any]]) -> dict[str, Any]:
     details = {name: {"code": code, "message": message, "data": data} for name, code, message, data in problems}
     return rest_error("rest_invalid_param", "Invalid parameter(s): " + ", ".join(params), 400,
                       params=params, details=details)
+
+
+def cart_token() -> str:
+    """A Store API Cart-Token: shaped like the captured ones (an HS256 JWT naming a guest session `t_<hex>`)."""
+    def part(value: Mapping[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    guest = "t_" + secrets.token_hex(15)
+    signature = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    return f'{part({"alg": "HS256", "typ": "JWT"})}.{part({"user_id": guest, "iss": "store-api"})}.{signature}'

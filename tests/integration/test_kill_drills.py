@@ -22,9 +22,6 @@ How the drills are arranged:
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -36,46 +33,17 @@ from sqlalchemy import select
 from bridge.services import janitor, outbox
 from bridge.store.tables import Agreement, Charge, OutboxMessage
 from tests.integration.conftest import Configured
+from tests.shops.abonne_process import AbonneProcess
 from tests.waiting import wait_for
 
 T = TypeVar("T")
 
 
-def abonne_command() -> list[str]:
-    script = Path(sys.executable).with_name("abonne")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bridge.cli"]
-
-
-class WorkerProcess:
-    """A real `abonne worker` process (real clock, its own database connections); its output goes to a log file
-    that failures quote."""
+class WorkerProcess(AbonneProcess):
+    """A real `abonne worker` process (real clock, its own database connections)."""
 
     def __init__(self, env: Mapping[str, str], log: Path, *args: str):
-        self.log = log
-        self._out = log.open("ab")
-        self.process = subprocess.Popen([*abonne_command(), *(args or ("worker",))],
-                                        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-                                        stdout=self._out, stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        """SIGKILL: no handler runs, no transaction is finished, open connections just drop."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self._out.close()
-
-    def stop(self, timeout: float = 30) -> None:
-        """SIGTERM: the worker finishes its pass and exits."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self._out.close()
-
-    def tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        super().__init__("worker", list(args or ("worker",)), {**os.environ, **env, "PYTHONUNBUFFERED": "1"}, log)
 
     def wait_for(self, condition: Callable[[], T], what: str, timeout: float = 30.0) -> T:
         try:

@@ -674,16 +674,32 @@ def test_the_store_api_checkout_places_an_order_over_http(standin, receiver):
     club, _ = seed_coffee(standin)
     standin.add_webhook("order.created", receiver.url(), HOOK_SECRET)
     captured = capture("more/rest/11_storeapi_bacs_checkout.json")
-    body = {**json.loads(captured["request"]["body"]), "items": [{"id": club, "quantity": 2}]}
+    store = standin.url + "wp-json/wc/store/v1/"
+    browser = requests.Session()
+    browser.headers["User-Agent"] = "Mozilla/5.0 (test)"
+    session = browser.get(store + "cart", timeout=10)
+    headers = {"Nonce": session.headers["Nonce"], "Cart-Token": session.headers["Cart-Token"]}
+    assert browser.post(store + "cart/add-item", json={"id": club, "quantity": 2}, headers=headers,
+                        timeout=10).status_code == 201
 
-    response = requests.post(standin.url + "wp-json/wc/store/v1/checkout", json=body,
-                             headers={"User-Agent": "Mozilla/5.0 (test)"}, timeout=10)
+    response = browser.post(store + "checkout", data=captured["request"]["body"],
+                            headers={**headers, "Content-Type": "application/json"}, timeout=10)
 
     assert response.status_code == 200
     assert shape(response.json()) == shape(captured["response"]["body_json"])
     order = standin.order(response.json()["order_id"])
     assert (order["status"], order["total"], order["created_via"]) == ("on-hold", "39.80", "store-api")
     assert order["line_items"][0]["price"] == 19.9
+    again = browser.post(store + "checkout", data=captured["request"]["body"],
+                         headers={**headers, "Content-Type": "application/json"}, timeout=10)
+    assert (again.status_code, again.json()["code"]) == (400, "woocommerce_rest_cart_empty")
+
+
+def test_a_store_api_cart_post_without_nonce_or_cart_token_is_refused(standin):
+    club, _ = seed_coffee(standin)
+    response = requests.post(standin.url + "wp-json/wc/store/v1/cart/add-item", json={"id": club, "quantity": 1},
+                             timeout=10)
+    assert (response.status_code, response.json()["code"]) == (401, "woocommerce_rest_missing_nonce")
 
 
 def test_breakage_switches_make_the_rest_api_fail_and_recover(standin, api):
