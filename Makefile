@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run demo browser test test-unit migrate clean
+.PHONY: run demo browser test test-real test-unit migrate clean
 
 $(BIN)/abonne: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ browser: $(BIN)/abonne
 
 test: $(BIN)/abonne browser
 	$(BIN)/python -m pytest -q
+
+# The shop scenarios against the real shops named by ABONNE_REAL_* settings (README, "Real shops"); none is an error.
+test-real: $(BIN)/abonne
+	$(BIN)/python -m tests.shops.targets
+	$(BIN)/python -m pytest -q -m real_shop tests/shops
 
 test-unit: $(BIN)/abonne
 	$(BIN)/python -m pytest -q tests/unit

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.child import Child  # noqa: E402
 from bench.results import record  # noqa: E402
 
 
@@ -56,24 +56,10 @@ def serve_standin(threads: int) -> None:
     standin.stop()
 
 
-class Standin:
+class Standin(Child):
     def __init__(self, threads: int = 64):
-        self.process = subprocess.Popen([sys.executable, __file__, "--serve-standin", str(threads)],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        hello = self._read()
-        self.endpoint, self.certificate_pem = hello["endpoint"], hello["certificate_pem"]
-
-    def _read(self) -> Any:
-        return json.loads(self.process.stdout.readline())
-
-    def ask(self, command: str) -> Any:
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return self._read()
-
-    def stop(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
+        super().__init__(__file__, str(threads))
+        self.endpoint, self.certificate_pem = self.hello["endpoint"], self.hello["certificate_pem"]
 
 
 # ------------------------------------------------------------------------------------------ one run

@@ -6,6 +6,7 @@ import logging
 from flask import Flask
 
 from adapters.mypos.gateway import MyPosGateway
+from adapters.prestashop import PrestaShopShop
 from adapters.woocommerce import WooCommerceShop
 from bridge.clock import Clock, SystemClock
 from bridge.config import MAX_BODY_BYTES, Settings
@@ -14,7 +15,8 @@ from bridge.ports import Registry
 from bridge.store.db import Database
 from bridge.vault import LinkSigner, Vault
 
-REGISTRY = Registry(shops={WooCommerceShop.platform: WooCommerceShop}, gateway=MyPosGateway)
+REGISTRY = Registry(shops={WooCommerceShop.platform: WooCommerceShop, PrestaShopShop.platform: PrestaShopShop},
+                    gateway=MyPosGateway)
 
 
 def build_bridge(settings: Settings | None = None, clock: Clock | None = None) -> Bridge:

@@ -184,7 +184,7 @@ def shop() -> None:
 
 
 @shop.command("add")
-@click.option("--platform", required=True, help="woocommerce")
+@click.option("--platform", required=True, help="woocommerce or prestashop")
 @click.option("--name", default="", help="A name for people; defaults to the URL.")
 @click.option("--register-webhooks", is_flag=True,
               help="Create the shop's order webhooks through its API (abonne must be reachable at its public URL).")
@@ -199,9 +199,7 @@ def shop_add(platform: str, name: str, register_webhooks: bool, skip_check: bool
     click.echo(f"shop {new.id} added ({new.platform}, {new.url})")
     if not register_webhooks:
         click.echo(f"webhook URL: {url}")
-        click.echo("In WooCommerce > Settings > Advanced > Webhooks add order.created, order.updated and order.deleted "
-                   "webhooks (API version WP REST API Integration v3) with this delivery URL and the same secret, "
-                   f"or run `abonne shop register-webhooks {new.id}`.")
+        click.echo(bridge.registry.shops[new.platform].connect_instructions(url, new.id))
         return
     _register_webhooks(bridge, new, url)
 

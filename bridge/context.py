@@ -34,7 +34,7 @@ class Bridge:
         adapter_cls: Any = self.registry.shops.get(shop.platform)
         if adapter_cls is None:
             raise NotConfigured(f"shop {shop.id} uses platform {shop.platform!r}, which this abonne does not know")
-        return adapter_cls(shop.settings, self.vault.decrypt_json(shop.secrets_encrypted))
+        return adapter_cls(shop.settings, self.vault.decrypt_json(shop.secrets_encrypted), clock=self.clock.now)
 
     def current_gateway(self) -> PaymentGateway:
         """The gateway as the owner configured it. Raises NotConfigured before `abonne gateway set`."""

@@ -156,10 +156,15 @@ class ConnectionReport:
 
 
 class ShopAdapter(Protocol):
-    """One connected shop. Built per shop from its stored settings and decrypted secrets."""
+    """One connected shop. Built per shop as `Adapter(settings, secrets, clock=...)` from its stored settings,
+    decrypted secrets and abonne's clock (for signatures that carry a time)."""
 
     platform: ClassVar[str]
     settings_fields: ClassVar[tuple[SettingField, ...]]
+
+    @staticmethod
+    def connect_instructions(delivery_url: str, shop_id: int) -> str:
+        """What the owner does in the shop so that its order events reach delivery_url. Pure."""
 
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> ShopWebhook:
         """Check the signature on the exact body bytes and classify the delivery. Pure: no I/O, no storage.
@@ -198,8 +203,9 @@ class ShopAdapter(Protocol):
         timed-out create may have succeeded). Read-only. Raises ShopError."""
 
     def create_renewal_order(self, renewal: RenewalOrder) -> CreatedOrder:
-        """Create the renewal as a paid order carrying renewal.key, then add a private note. NOT idempotent: the
-        caller calls find_renewal_order first, every time. Raises ShopError (retryable for timeouts and 5xx)."""
+        """Create the renewal as a paid order that find_renewal_order can find. NOT idempotent: the caller calls
+        find_renewal_order before every attempt but the first. Raises ShopError (retryable for timeouts and 5xx;
+        not retryable when the shop would record a different amount than the charge)."""
 
     def orders_modified_since(self, since: datetime) -> list[ShopOrder]:
         """Every order changed at or after `since` (UTC), oldest change first, for reconciliation when webhooks

@@ -195,7 +195,9 @@ class MyPosStandin:
         self._ledger: list[Transaction] = []
         self._deliveries: list[Delivery] = []
         self._faults: list[_Fault] = []
-        self._trnrefs = itertools.count(1000001)
+        # myPOS never hands out a transaction reference twice; a stand-in restarted for every test must not either,
+        # or a shop that keeps the orders of earlier runs would hold renewal orders naming "this" transaction.
+        self._trnrefs = itertools.count(10**9 + secrets.randbelow(10**9) * 1000 + 1)
         self._stans = itertools.count(1)
         self._server: RunningServer | None = None
         self._calls: list[tuple[str, str]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 from urllib.parse import quote
 
 from adapters.woocommerce.rest import WooRest, WooRestError
@@ -44,10 +44,19 @@ class WooCommerceShop:
                      help="The secret of the shop's order webhooks (abonne sets it when it registers them)"),
     )
 
-    def __init__(self, settings: Mapping[str, str], secrets: Mapping[str, str], timeout: float = 30.0):
+    def __init__(self, settings: Mapping[str, str], secrets: Mapping[str, str], timeout: float = 30.0,
+                 clock: Callable[[], datetime] | None = None):
+        # `clock` is part of every adapter's constructor; WooCommerce signs its webhooks without a time, so this
+        # one has no use for it.
         self.url = settings["url"].rstrip("/")
         self._webhook_secret = secrets["webhook_secret"]
         self._rest = WooRest(self.url, secrets["consumer_key"], secrets["consumer_secret"], timeout=timeout)
+
+    @staticmethod
+    def connect_instructions(delivery_url: str, shop_id: int) -> str:
+        return ("In WooCommerce > Settings > Advanced > Webhooks add order.created, order.updated and order.deleted "
+                "webhooks (API version WP REST API Integration v3) with this delivery URL and the same secret, or run "
+                f"`abonne shop register-webhooks {shop_id}`.")
 
     def verify_webhook(self, headers: Mapping[str, str], raw_body: bytes) -> ShopWebhook:
         return verify_webhook(self._webhook_secret, headers, raw_body)
@@ -134,36 +143,40 @@ class WooCommerceShop:
 
         WooCommerce cannot filter on meta (`meta_key` is silently ignored), so candidates come from
         `search=<transaction id>` (HPOS matches it, partially too) and from `parent=<parent order>`, and the key
-        meta decides; the transaction id only narrows the search. The default status filter ("any") leaves the
-        trash out (more/README 9), hence a second round with status=trash. Checkout drafts are never paid, so they
-        do not count.
+        meta decides, together with the charge's transaction id or the parent order: the key is unique only within
+        one abonne database, and a shop may have seen another one (a fresh install) push the same key for another
+        customer's charge, which the partial transaction-id search can turn up. The default status filter ("any") leaves the trash out (more/README 9), hence a second round with
+        status=trash. Checkout drafts are never paid, so they do not count.
         """
         for status in ("", "trash"):
             if renewal.transaction_id:
-                found = self._order_with_key(renewal.key, {"search": renewal.transaction_id, "status": status})
+                found = self._order_for(renewal, {"search": renewal.transaction_id, "status": status})
                 if found:
                     return found
             if _positive_id(renewal.parent_order_id):
-                found = self._order_with_key(renewal.key, {"parent": int(renewal.parent_order_id), "status": status,
-                                                           "orderby": "date", "order": "desc"})
+                found = self._order_for(renewal, {"parent": int(renewal.parent_order_id), "status": status,
+                                                  "orderby": "date", "order": "desc"})
                 if found:
                     return found
         return None
 
-    def _order_with_key(self, key: str, params: dict[str, Any]) -> CreatedOrder | None:
+    def _order_for(self, renewal: RenewalOrder, params: dict[str, Any]) -> CreatedOrder | None:
         for orders in self._rest.pages("orders", params):
             for order in orders:
                 if isinstance(order, dict) and order.get("status") not in _DRAFT_STATUSES \
-                        and _meta(order).get(RENEWAL_KEY) == key:
+                        and _meta(order).get(RENEWAL_KEY) == renewal.key \
+                        and (str(order.get("transaction_id") or "") == renewal.transaction_id
+                             or str(order.get("parent_id")) == str(renewal.parent_order_id)):
                     return _created(order)
         return None
 
     def create_renewal_order(self, renewal: RenewalOrder) -> CreatedOrder:
-        """POST one paid order (set_paid, no status: WooCommerce then runs payment_complete), then a private note.
+        """POST one paid order (set_paid, no status: WooCommerce then runs payment_complete); one call.
 
-        The note is secondary: when it fails the order stands, the failure is logged (warning, with the order id)
-        and the order is returned. A parent order or customer the shop no longer knows is dropped from the order
-        (named in the note) instead of leaving a charged renewal without an order.
+        The order itself says what it is (transaction id, payment method title, `_bridge_*` meta; abonne's timeline
+        links to it). A parent order or customer the shop no longer knows is dropped from the order, instead of
+        leaving a charged renewal without an order, and then a private note says so; when that note fails the
+        order stands and the failure is logged (warning, with the order id).
         """
         body = _renewal_body(renewal)
         dropped = []
@@ -176,16 +189,16 @@ class WooCommerceShop:
                 if field is None or field not in body:
                     raise
                 dropped.append(f"{field.replace('_', ' ')} {body.pop(field)}")
-        note = (f"abonne: renewal cycle {renewal.cycle} of agreement {renewal.agreement_id}, charged "
-                f"{renewal.charged} with myPOS transaction {renewal.transaction_id}.")
         if dropped:
-            note += f" The shop no longer knows {' and '.join(dropped)}, so this order is not linked to it."
-        try:
-            self._rest.request("POST", f"orders/{int(created.order_id)}/notes",
-                               body={"note": note, "customer_note": False})
-        except ShopError as error:
-            log.warning("renewal %s: order %s was created but its private note was not added: %s",
-                        renewal.key, created.order_id, error.detail)
+            note = (f"abonne: renewal cycle {renewal.cycle} of agreement {renewal.agreement_id}, charged "
+                    f"{renewal.charged} with myPOS transaction {renewal.transaction_id}. The shop no longer knows "
+                    f"{' and '.join(dropped)}, so this order is not linked to it.")
+            try:
+                self._rest.request("POST", f"orders/{int(created.order_id)}/notes",
+                                   body={"note": note, "customer_note": False})
+            except ShopError as error:
+                log.warning("renewal %s: order %s was created but its private note was not added: %s",
+                            renewal.key, created.order_id, error.detail)
         return created
 
     def _post_order(self, body: dict[str, Any]) -> Any:

@@ -122,6 +122,7 @@ class WooCommerceStandin:
         self._nonces: dict[str, dict[int, str]] = {}
         self._forced: tuple[int, bytes, str] | None = None
         self._slow_s = 0.0
+        self._late_s = 0.0
         self._carts: dict[str, list[tuple[int, int, int]]] = {}
         self._store_nonces: set[str] = set()
         self._switch_lock = threading.Lock()
@@ -334,9 +335,14 @@ class WooCommerceStandin:
         """Wait this long before answering each REST request (0 to stop)."""
         self._slow_s = seconds
 
+    def answer_late(self, seconds: float) -> None:
+        """Do each request's work at once but answer it this much later: the shop has done it, the caller does
+        not know yet (0 to stop)."""
+        self._late_s = seconds
+
     def behave_normally(self) -> None:
         self._forced = None
-        self._slow_s = 0.0
+        self._slow_s = self._late_s = 0.0
         self.accept_connections()
 
     # ================================================================== internals: events
@@ -360,6 +366,8 @@ class WooCommerceStandin:
             start_response("404 Not Found", [("Content-Type", "text/html; charset=UTF-8")])
             return [b"<html><body>Not Found</body></html>"]
         answer = self._handle(request)
+        if self._late_s:
+            time.sleep(self._late_s)
         start_response(f"{answer.status} {_reason(answer.status)}", answer.headers)
         return [php_json(answer.body)]
 
@@ -559,7 +567,7 @@ class WooCommerceStandin:
             page, extra = self._page(request, params, orders)
             include_meta = php_list(params.get("include_meta")) or None
             exclude_meta = php_list(params.get("exclude_meta")) or None
-            return 200, [shop.order_json(o, dp, include_meta, exclude_meta) for o in page], extra
+            return 200, [shop.order_json(o, dp, include_meta, exclude_meta, listed=True) for o in page], extra
 
     def _orders_create(self, request: _Request, params: dict[str, Any]) -> tuple:
         body = self._json_body(request) or params
@@ -580,7 +588,7 @@ class WooCommerceStandin:
             return 200, self.shop.order_json(order), {}
 
     def _orders_delete(self, request: _Request, params: dict[str, Any], order_id: str) -> tuple:
-        force = str(params.get("force", "")).lower() in ("1", "true", "yes")
+        force = _boolean_param(params, "force")
         with self.shop.lock:
             order = self.shop.order_or_error(order_id)
             before = self.shop.order_json(order)  # the answer is the order as it was before the delete
@@ -656,7 +664,7 @@ class WooCommerceStandin:
                 virtual=bool(params.get("virtual")), downloadable=bool(params.get("downloadable")),
                 attributes=attrs)
             location = f"{self.shop.site}/wp-json/wc/v3/products/{product.id}"
-            return 201, self.shop.product_json(product), {"location": location}
+            return 201, self.shop.product_json(product, context="edit"), {"location": location}
 
     def _products_get(self, request: _Request, params: dict[str, Any], product_id: str) -> tuple:
         with self.shop.lock:
@@ -730,11 +738,11 @@ class WooCommerceStandin:
                                                   "status is not one of active, paused, and disabled.", None)]))
         topic = params.get("topic")
         if (creating or topic is not None) and not _valid_topic(str(topic or "")):
-            raise RestError(400, rest_error("woocommerce_rest_webhook_invalid_topic",
+            raise RestError(400, rest_error("woocommerce_rest_shop_webhook_invalid_topic",
                                             "Webhook topic is required and must be valid.", 400))
         url = params.get("delivery_url")
         if (creating or url is not None) and not re.match(r"^https?://[^/\s]+", str(url or "")):
-            raise RestError(400, rest_error("woocommerce_rest_webhook_invalid_delivery_url",
+            raise RestError(400, rest_error("woocommerce_rest_shop_webhook_invalid_delivery_url",
                                             "Webhook delivery URL must be a valid URL starting with http:// or https://.",
                                             400))
 
@@ -784,7 +792,7 @@ class WooCommerceStandin:
     def _webhooks_delete(self, request: _Request, params: dict[str, Any], webhook_id: str) -> tuple:
         with self.shop.lock:
             hook = self._webhook_or_error(webhook_id)
-            if str(params.get("force", "")).lower() not in ("1", "true", "yes"):
+            if not _boolean_param(params, "force"):
                 raise RestError(501, rest_error("woocommerce_rest_trash_not_supported",
                                                 "Webhooks do not support trashing.", 501))
             answer = webhook_json(self.shop, hook)
@@ -828,9 +836,13 @@ class WooCommerceStandin:
         except (TypeError, ValueError):
             product_id, quantity = 0, 0
         with self.shop.lock:
-            if product_id not in self.shop.products or quantity < 1:
+            if product_id not in self.shop.products:
                 raise RestError(400, rest_error("woocommerce_rest_cart_invalid_product",
-                                                "This product cannot be added to the cart.", 400))
+                                                f"Product with ID &quot;{product_id}&quot; was not found and cannot "
+                                                "be added to the cart.", 400))
+            if quantity < 1:
+                raise RestError(400, invalid_params([("quantity", "rest_invalid_param",
+                                                      "quantity must be greater than 0", {"param": "quantity"})]))
             lines.append((product_id, quantity, int(params.get("variation_id") or 0)))
         return 201, self._cart_json(lines), self._store_headers(token)
 
@@ -844,8 +856,8 @@ class WooCommerceStandin:
         """POST /wc/store/v1/checkout: the cart of the Cart-Token becomes an order, and the cart is emptied."""
         token, lines = self._cart(request)
         if not lines:
-            raise RestError(400, rest_error("woocommerce_rest_cart_empty",
-                                            "Cannot create order from empty cart.", 400))
+            raise RestError(409, rest_error("woocommerce_rest_cart_empty",
+                                            "Cannot place an order, your cart is empty.", 409))
         billing = params.get("billing_address") if isinstance(params.get("billing_address"), Mapping) else {}
         shipping = params.get("shipping_address") if isinstance(params.get("shipping_address"), Mapping) else None
         with self.shop.lock:
@@ -938,6 +950,15 @@ def _parse_date(value: str, name: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)  # site timezone is UTC: local and _gmt dates agree
     return moment.astimezone(timezone.utc)
+
+
+def _boolean_param(params: Mapping[str, Any], name: str) -> bool:
+    """rest_sanitize_boolean after the schema's type check: anything but these is a 400 naming the parameter."""
+    value = params.get(name, False)
+    if value in (True, False, 1, 0) or str(value).lower() in ("", "true", "false", "1", "0"):
+        return value is True or str(value).lower() in ("true", "1")
+    message = f"{name} is not of type boolean."
+    raise RestError(400, invalid_params([(name, "rest_invalid_type", message, {"param": name})]))
 
 
 def _int_param(params: Mapping[str, Any], name: str, default: int, low: int, high: int | None) -> int:

@@ -174,6 +174,7 @@ class WebhookHub:
             self.deliveries.append(delivery)
             if status == 200:
                 hook.pending_delivery = False
+                hook.modified = self.shop.now()  # saving pending_delivery is what sets date_modified
         return delivery
 
     # ------------------------------------------------------------------ queue

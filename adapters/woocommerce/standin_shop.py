@@ -280,7 +280,8 @@ class ShopState:
     def product_by_sku(self, sku: str) -> Product | None:
         return next((p for p in self.products.values() if sku and p.sku == sku), None)
 
-    def product_json(self, product: Product) -> dict[str, Any]:
+    def product_json(self, product: Product, context: str = "view") -> dict[str, Any]:
+        """The product as REST v3 shows it; the `edit` context (the answer to a create) adds two fields."""
         if product.type == "variation":
             return self._variation_json(product)
         link = f"{self.site}/wp-json/wc/v3/products/{product.id}"
@@ -318,7 +319,8 @@ class ShopState:
             "meta_data": [{"id": m.id, "key": m.key, "value": m.value} for m in product.meta],
             "stock_status": "instock" if (price or product.variations) else "outofstock",
             "has_options": product.type == "variable", "post_password": "", "global_unique_id": "",
-            "permalink_template": f"{self.site}/product/%pagename%/", "generated_slug": slug,
+            **({"permalink_template": f"{self.site}/product/%pagename%/", "generated_slug": slug}
+               if context == "edit" else {}),
             "_links": {"self": [{"href": link, "targetHints": {"allow": ["GET", "POST", "PUT", "PATCH", "DELETE"]}}],
                        "collection": [{"href": f"{self.site}/wp-json/wc/v3/products"}]},
         }
@@ -566,13 +568,17 @@ class ShopState:
     # ------------------------------------------------------------------ order JSON (REST v3, view context)
 
     def order_json(self, order: Order, dp: int = 2, include_meta: list[str] | None = None,
-                   exclude_meta: list[str] | None = None) -> dict[str, Any]:
+                   exclude_meta: list[str] | None = None, listed: bool = False) -> dict[str, Any]:
+        """`listed`: as in a list answer, whose meta comes in row order; an order read alone (GET, PUT, webhook
+        payloads) has its meta sorted by key, as a real HPOS shop answers."""
         total = self.total(order)
         discount = sum((li.subtotal - li.total for li in order.line_items), Decimal("0"))
         shipping_total = sum((s.total for s in order.shipping_lines), Decimal("0"))
         zero = money(Decimal("0"), dp)
         meta = [m for m in order.meta
                 if (not include_meta or m.key in include_meta) and (not exclude_meta or m.key not in exclude_meta)]
+        if not listed:
+            meta.sort(key=lambda m: (m.key, m.id))
         link = f"{self.site}/wp-json/wc/v3/orders/{order.id}"
         links: dict[str, Any] = {
             "self": [{"href": link, "targetHints": {"allow": ["GET", "POST", "PUT", "PATCH", "DELETE"]}}],
@@ -756,6 +762,8 @@ class ShopState:
 
     def trash_order(self, order: Order) -> None:
         order.status_before_trash = order.status
+        self.set_meta(order.meta, [{"key": "_wp_trash_meta_status", "value": f"wc-{order.status}"},
+                                   {"key": "_wp_trash_meta_time", "value": str(int(self.now().timestamp()))}])
         order.status = "trash"
         self.touch(order)
         self.emit("order.deleted", order.id)
@@ -764,6 +772,7 @@ class ShopState:
         """wp-admin Orders > Trash > Restore: the only path that fires order.restored."""
         order.status = order.status_before_trash or "pending"
         order.status_before_trash = None
+        order.meta[:] = [m for m in order.meta if not m.key.startswith("_wp_trash_meta_")]
         self.touch(order)
         self.emit("order.restored", order.id)
 
@@ -779,8 +788,9 @@ class ShopState:
                                             "Refund amount must be greater than zero.", 400))
         remaining = self.total(order) - self.refunded_total(order)
         if amount > remaining:
-            raise RestError(500, rest_error("woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.",
-                                            500))
+            # wc_create_refund's WP_Error carries a bare 500 as its data, not {"status": 500}
+            raise RestError(500, {"code": "woocommerce_rest_cannot_create_order_refund",
+                                  "message": "Invalid refund amount.", "data": 500})
         if body.get("api_refund", True) not in (False, "false", "0", 0):
             message = ("Payment gateway does not support refunds" if order.payment_method in GATEWAY_TITLES
                        and order.payment_method != "mypos" else "The payment gateway for this order does not exist.")

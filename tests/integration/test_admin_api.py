@@ -136,8 +136,11 @@ def test_an_owner_sets_up_gateway_shop_and_plan_through_the_api_and_a_customer_s
                                                                               "consumer_secret": CS}})
     assert invalid.status_code == 422
     assert {"settings.url", "settings.consumer_key", "settings.webhook_secret"} <= set(invalid.json()["fields"])
+    assert api.post("/shops", json={"platform": "shopify", "settings": settings}).json()["fields"] == {
+        "platform": ["must be one of: prestashop, woocommerce"]}
     assert api.post("/shops", json={"platform": "prestashop", "settings": settings}).json()["fields"] == {
-        "platform": ["must be one of: woocommerce"]}
+        "settings.consumer_key": ["Unknown field."], "settings.consumer_secret": ["Unknown field."],
+        "settings.webservice_key": ["Missing data for required field."]}
     wrong_keys = api.post("/shops", json={"platform": "woocommerce", "settings": {**settings, "consumer_secret":
                                                                                  "cs_wrong"}})
     assert wrong_keys.status_code == 422 and "was not saved" in wrong_keys.json()["detail"]

@@ -122,9 +122,11 @@ def test_soft_declines_are_retried_on_schedule_then_suspend_and_finally_cancel(c
         waits.append(due - configured.abonne.clock.now())
         travel(configured, due)
         wait_for(lambda: len(gateway_charges(configured, "declined")) == declines, what=f"decline {declines}")
-        shown = wait_for(lambda: (a := configured.agreement(agreement_id))["state"] in ("past_due", "suspended")
+        # `agreements show` reads the agreement and its charges in two queries: wait for both to agree.
+        expected = "suspended" if declines == 6 else "past_due"
+        shown = wait_for(lambda: (a := configured.agreement(agreement_id))["state"] == expected
                          and len([c for c in a["charges"] if c["state"] == "declined"]) == declines and a,
-                         what="the decline to settle")
+                         what=f"the decline to settle with the agreement {expected}")
     assert waits == [timedelta(hours=12), timedelta(hours=12), timedelta(days=1), timedelta(days=2),
                      timedelta(days=3)]
     assert shown["state"] == "suspended" and shown["next_charge_at"] is None

@@ -206,7 +206,7 @@ def test_a_worker_killed_after_the_commit_but_before_the_push_pushes_the_renewal
 
 def test_a_worker_killed_after_the_shop_created_the_renewal_order_does_not_create_it_again(due: Due):
     woo = due.configured.woo
-    woo.slow_down(1.0)  # the private note that follows the create waits too: the kill lands before "done"
+    woo.answer_late(2.0)  # the order exists as soon as the create arrives; abonne hears of it 2 s later
     worker = due.worker("killed")
     worker.wait_for(due.renewal_orders, what="the shop to create the renewal order")
     worker.kill()

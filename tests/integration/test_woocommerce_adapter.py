@@ -117,10 +117,8 @@ def test_a_renewal_order_is_paid_and_keeps_the_agreed_lines_addresses_and_marker
         ("abonne", "Card on file (myPOS)", "abonne")
     assert meta_of(order) == {"_bridge_renewal_of": str(first_order["order_id"]), "_bridge_renewal_key": "7:2",
                               "_bridge_agreement": "7", "_bridge_cycle": "2"}
-    private = [n for n in standin.notes(int(created.order_id)) if n.note.startswith("abonne:")]
-    assert len(private) == 1 and not private[0].customer_note
-    assert private[0].note == ("abonne: renewal cycle 2 of agreement 7, charged 47.90 EUR with myPOS transaction "
-                               "MYPOS-TX-7-2.")
+    # One call: the order carries its transaction and marker, so no note is added, and nothing is mailed.
+    assert not [n for n in standin.notes(int(created.order_id)) if n.note.startswith("abonne:")]
     assert not [m for m in standin.mails if m.order_id == int(created.order_id)]
 
 
@@ -171,6 +169,16 @@ def test_an_earlier_attempt_is_found_by_its_key_and_no_other(standin, shop, firs
     # "MYPOS-TX-1001-2" is a prefix of the other charge's reference and the parent is the same: no match.
     assert shop.find_renewal_order(renewal_of(first_order, cycle=3, transaction_id="MYPOS-TX-1001-2")) is None
     assert shop.find_renewal_order(renewal_of(first_order, cycle=2, agreement_id=8)) is None
+
+
+def test_another_installs_order_with_the_same_key_is_not_taken_for_this_attempt(standin, shop, first_order):
+    """A fresh abonne database numbers agreements from 1 again: its key "7:2" may already be on another customer's
+    order in the shop, under a transaction id that the partial search matches."""
+    other = shop.create_renewal_order(renewal_of(first_order, transaction_id="MYPOS-TX-7-2-OTHER"))
+    with standin.shop.lock:
+        standin.shop.orders[int(other.order_id)].parent_id = 0
+
+    assert shop.find_renewal_order(renewal_of(first_order, transaction_id="MYPOS-TX-7-2")) is None
 
 
 def test_an_attempt_is_found_through_the_parent_when_the_search_misses_it(standin, shop, first_order):

@@ -161,6 +161,14 @@ class AbonneProcesses:
             connection.execute(update(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
                                .values(next_attempt_at=leased - outbox.LEASE))
 
+    def retry_now(self, dedupe_key: str) -> None:
+        """Travel to the message's next attempt (its backoff after a failed push)."""
+        with self.engine.begin() as connection:
+            moved = connection.execute(update(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key,
+                                                                   OutboxMessage.state == "pending")
+                                       .values(next_attempt_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+            assert moved.rowcount == 1, f"no pending message {dedupe_key} to retry"
+
     def dispose(self) -> None:
         self.stop()
         self.engine.dispose()

@@ -164,3 +164,18 @@ def standin_woocommerce() -> WooCommerceTarget:
 def real_woocommerce(env: Mapping[str, str] = os.environ) -> WooCommerceTarget:
     url, key, secret = (env[name] for name in REAL_WOOCOMMERCE)
     return WooCommerceTarget("real", url, key, secret)
+
+
+def main() -> int:
+    """`make test-real` asks first: which real shops are configured? None is an error naming the settings."""
+    platforms = configured_real_platforms()
+    if not platforms:
+        wanted = "; ".join(f"{platform}: {', '.join(names)}" for platform, names in REAL_SETTINGS.items())
+        print(f"make test-real: no real shop is configured. Set, for each shop to test against: {wanted}")
+        return 2
+    print("make test-real: against " + ", ".join(f"{p} at {os.environ[REAL_SETTINGS[p][0]]}" for p in platforms))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

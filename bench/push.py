@@ -1,0 +1,525 @@
+"""Push-back speed: renewal orders per second that abonne pushes into a shop, beside the shop's own bare POST /orders.
+
+Run: .venv/bin/python bench/push.py [--orders 200] [--real] [--real-orders 40] [--postgres URL]
+For each per-shop concurrency c in 1, 2, 4, 8, against the stand-in WooCommerce (in a child process, so it does not
+share this process's interpreter lock) and, with --real or when ABONNE_REAL_WOOCOMMERCE_URL,
+ABONNE_REAL_WOOCOMMERCE_CONSUMER_KEY and ABONNE_REAL_WOOCOMMERCE_CONSUMER_SECRET are set, against that WooCommerce:
+
+1. A fresh database (SQLite; PostgreSQL too with --postgres or ABONNE_TEST_DATABASE_URL), the stand-in myPOS and
+   the shop connected through the CLI, N due agreements (each with its own paid parent order in the shop and its own
+   card token) written as the pay flow leaves them; the worker's renewal step (renew_due) charges them, which
+   queues N renewal orders in the outbox exactly as production does. Nothing is pushed yet.
+2. Bare: N POST /orders from c threads with the `woocommerce` client abonne itself uses, each body the one
+   abonne's adapter builds for one of those renewals (its own key and transaction id, one parent order for all):
+   what the shop itself sustains.
+3. abonne: the outbox drained as `abonne worker` drains it (outbox.drain passes with ABONNE_SHOP_CONCURRENCY=c)
+   until the N renewal orders are in the shop. Every push is checked: one order per renewal, no retry, none dead.
+
+Overhead = the time a push holds its slot above the time its own shop calls took, in the same round (abonne's own
+work: the claim, the record); the rate gap (bare orders/s / abonne orders/s - 1) is shown beside it. Every shop
+call either side makes is counted and timed at the client, so the output also says what one push costs. Prints the
+figures and records them in bench/RESULTS.md. The real shop gets one plain product and the orders this run creates;
+nothing is deleted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import woocommerce.api
+from woocommerce import API
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.child import Child  # noqa: E402
+from bench.renewals import Database, postgres_admin_url  # noqa: E402
+from bench.results import record  # noqa: E402
+
+CONCURRENCIES = (1, 2, 4, 8)
+TARGET_OVERHEAD = 0.10
+STANDIN_CK, STANDIN_CS = "ck_bench_push", "cs_bench_push"
+REAL_ENV = ("ABONNE_REAL_WOOCOMMERCE_URL", "ABONNE_REAL_WOOCOMMERCE_CONSUMER_KEY",
+            "ABONNE_REAL_WOOCOMMERCE_CONSUMER_SECRET")
+
+
+# ------------------------------------------------------------------------------------------ shop calls, counted
+
+@dataclass
+class CallStats:
+    count: int = 0
+    seconds: float = 0.0
+
+
+class ShopCalls:
+    """Every HTTP call the `woocommerce` client makes from this process, by kind, with its round-trip time.
+
+    The client calls `requests.request` through its own module global, so wrapping that global sees the bare
+    baseline's calls and abonne's alike, at the same point, with nothing of abonne changed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: dict[str, CallStats] = defaultdict(CallStats)
+        self._send = woocommerce.api.request
+        woocommerce.api.request = self._timed
+
+    def _timed(self, method: str, url: str, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self._send(method, url, **kwargs)
+        finally:
+            elapsed = time.perf_counter() - started
+            with self._lock:
+                stats = self.calls[call_kind(method, url)]
+                stats.count += 1
+                stats.seconds += elapsed
+
+    def take(self) -> dict[str, CallStats]:
+        with self._lock:
+            taken, self.calls = dict(self.calls), defaultdict(CallStats)
+        return taken
+
+
+def call_kind(method: str, url: str) -> str:
+    path, _, query = url.partition("?")
+    path = re.sub(r"/\d+", "/{id}", path.split("/wc/v3/", 1)[-1])
+    if method == "GET" and path == "orders":
+        looked_by = "search" if "search=" in query else "parent" if "parent=" in query else "list"
+        return f"GET orders?{looked_by}" + (" (trash)" if "status=trash" in query else "")
+    return f"{method} {path}"
+
+
+# ------------------------------------------------------------------------------------------ the shops
+
+def serve_standin() -> None:
+    """Child process: the stand-in WooCommerce, driven by one-line commands on stdin, answering one JSON line each."""
+    from adapters.woocommerce.standin import WooCommerceStandin
+    from tests.integration.conftest import BILLING
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # at c=8 a call may wait a moment for a thread
+    standin = WooCommerceStandin(first_post_id=11)
+    standin.start(STANDIN_CK, STANDIN_CS)
+    print(json.dumps({"url": standin.url}), flush=True)
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        if command == "product":
+            reply: Any = standin.add_product("Coffee beans 1 kg", "19.90", f"BEANS-{secrets.token_hex(3)}")
+        elif command == "parents":
+            product, count = map(int, argument.split())
+            reply = [standin.place_order(customer=BILLING, lines=[(product, 1)], payment_method="cod")
+                     for _ in range(count)]
+        elif command == "orders":
+            reply = len(standin.orders())
+        else:
+            reply = f"unknown command {command!r}"
+        print(json.dumps(reply), flush=True)
+    standin.stop()
+
+
+class Shop:
+    """What the bench needs of a shop: where it is, a plain product, paid parent orders to renew."""
+
+    name: str
+    url: str
+    consumer_key: str
+    consumer_secret: str
+
+    def product(self) -> int:
+        raise NotImplementedError
+
+    def parent_orders(self, product_id: int, count: int) -> list[int]:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        pass
+
+
+class StandinShop(Child, Shop):
+    name = "stand-in WooCommerce"
+
+    def __init__(self) -> None:
+        Child.__init__(self, __file__)
+        self.url = self.hello["url"]
+        self.consumer_key, self.consumer_secret = STANDIN_CK, STANDIN_CS
+
+    def product(self) -> int:
+        return self.ask("product")
+
+    def parent_orders(self, product_id: int, count: int) -> list[int]:
+        return self.ask(f"parents {product_id} {count}")
+
+
+class RealShop(Shop):
+    name = "real WooCommerce"
+
+    def __init__(self, url: str, consumer_key: str, consumer_secret: str):
+        self.url, self.consumer_key, self.consumer_secret = url.rstrip("/") + "/", consumer_key, consumer_secret
+        self.api = API(url=url.rstrip("/"), consumer_key=consumer_key, consumer_secret=consumer_secret,
+                       version="wc/v3", timeout=60)
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = self.api.post(path, body)
+        if answer.status_code != 201:
+            raise SystemExit(f"the real shop answered POST {path} with {answer.status_code}: {answer.text[:300]}")
+        return answer.json()
+
+    def product(self) -> int:
+        return int(self._post("products", {"name": f"abonne push bench {secrets.token_hex(3)}", "type": "simple",
+                                           "regular_price": "19.90", "virtual": True})["id"])
+
+    def parent_orders(self, product_id: int, count: int) -> list[int]:
+        from tests.integration.conftest import BILLING
+        body = {"billing": BILLING, "line_items": [{"product_id": product_id, "quantity": 1}],
+                "payment_method": "cod", "payment_method_title": "Cash on delivery", "status": "processing"}
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(lambda _: int(self._post("orders", body)["id"]), range(count)))
+
+
+# ------------------------------------------------------------------------------------------ one concurrency
+
+@dataclass
+class Round:
+    concurrency: int
+    bare_rate: float
+    bare_latency_ms: list[float]
+    bare_calls: dict[str, CallStats]
+    abonne_rate: float
+    abonne_seconds: float
+    abonne_calls: dict[str, CallStats]
+    passes: int
+    totals_differ: int
+
+    @property
+    def overhead(self) -> float:
+        """Throughput: how much faster the shop takes bare orders than abonne pushes them."""
+        return self.bare_rate / self.abonne_rate - 1
+
+    def own_time(self, orders: int) -> tuple[float, float]:
+        """(seconds one push holds a slot, seconds of it spent in shop calls): the rest is abonne's own work."""
+        push = self.abonne_seconds * self.concurrency / orders
+        return push, sum(s.seconds for s in self.abonne_calls.values()) / orders
+
+    def own_overhead(self, orders: int) -> float:
+        push, shop = self.own_time(orders)
+        return push / shop - 1
+
+
+def prepare(shop: Shop, kind: str, admin_url: str | None, work: Path, mypos: Any, product_id: int, orders: int,
+            concurrency: int) -> tuple[Any, Database]:
+    """A bridge with `orders` renewal orders queued and due in its outbox, charged through the real renewal step."""
+    from click.testing import CliRunner
+    from sqlalchemy import func, select, update
+
+    from bridge.app import build_bridge
+    from bridge.cli import main as cli_main
+    from bridge.config import Settings
+    from bridge.services.renew import renew_due
+    from bridge.store.db import migrate
+    from bridge.store.tables import OutboxMessage
+    from bridge.store.tables import Shop as ShopRow
+    from tests.fixture_files import MYPOS
+    from tests.integration.test_worker_race import seed_due_agreements
+
+    database = Database(kind, work, admin_url)
+    env = {"ABONNE_DATABASE_URL": database.url, "ABONNE_SECRET_KEY": secrets.token_urlsafe(32),
+           "ABONNE_PUBLIC_URL": "http://127.0.0.1:9", "ABONNE_INSTANCE_PATH": str(work / "instance"),
+           "ABONNE_SHOP_CONCURRENCY": str(concurrency)}
+    migrate(database.url)
+    certificate = work / "mypos-standin.pem"
+    certificate.write_text(mypos.certificate_pem)
+    runner = CliRunner()
+    shop_id = 0
+    for args in (["gateway", "set", "--sid", "000000000000010", "--wallet-number", "61938166610", "--key-index", "1",
+                  "--private-key", str(MYPOS / "test-merchant-private-key.pem"), "--certificate", str(certificate),
+                  "--endpoint", mypos.endpoint],
+                 ["shop", "add", "--platform", "woocommerce", "--url", shop.url, "--consumer-key", shop.consumer_key,
+                  "--consumer-secret", shop.consumer_secret, "--webhook-secret", "s"]):
+        result = runner.invoke(cli_main, args, env=env)
+        assert result.exit_code == 0, result.output
+        if args[0] == "shop":
+            shop_id = int(re.search(r"shop (\d+) added", result.output).group(1))
+    bridge = build_bridge(Settings.from_env(env))
+    assert bridge.settings.shop_concurrency == concurrency
+    now = datetime.now(timezone.utc)
+    parents = shop.parent_orders(product_id, orders)
+    tokens = [mypos.register_card("4006090000000007", "3012") for _ in range(orders)]
+    seed_due_agreements(bridge, shop_id, str(product_id), tokens, [str(p) for p in parents],
+                        now - timedelta(minutes=1))
+    with bridge.db.engine.begin() as connection:  # the shop's reconcile pass is not what is measured here
+        connection.execute(update(ShopRow).values(reconcile_due_at=now + timedelta(days=1)))
+    while (report := renew_due(bridge)).attempts:
+        assert report.charged == report.attempts, report.summary()
+    with bridge.db.read() as uow:
+        queued = uow.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.kind == "renewal_order", OutboxMessage.state == "pending"))
+    assert queued == orders, f"{queued} renewal orders queued for {orders} charges"
+    return bridge, database
+
+
+def bare_bodies(bridge: Any, parent_id: int) -> list[dict[str, Any]]:
+    """The POST /orders bodies abonne's adapter builds for the queued renewals, each made a distinct order of its
+    own (another key, one parent, a transaction id that does not contain abonne's: WooCommerce's search matches
+    partially) so that abonne's lookups never see the bare orders."""
+    from sqlalchemy import select
+
+    from adapters.woocommerce import _renewal_body  # the very body abonne sends; a copy here could drift from it
+    from bridge.services.outbox import renewal_from_payload
+    from bridge.store.tables import OutboxMessage
+    with bridge.db.read() as uow:
+        payloads = uow.session.scalars(select(OutboxMessage.payload).where(OutboxMessage.state == "pending")
+                                       .order_by(OutboxMessage.id)).all()
+    bodies = []
+    for payload in payloads:
+        renewal = renewal_from_payload(payload["renewal"])
+        bodies.append(_renewal_body(replace(renewal, key=f"bare:{renewal.key}", parent_order_id=str(parent_id),
+                                            transaction_id=f"bare-{secrets.token_hex(8)}")))
+    return bodies
+
+
+def post_bare(shop: Shop, bodies: list[dict[str, Any]], concurrency: int) -> tuple[float, list[float]]:
+    """Orders per second and each POST's latency (ms), with `concurrency` threads posting."""
+    api = API(url=shop.url.rstrip("/"), consumer_key=shop.consumer_key, consumer_secret=shop.consumer_secret,
+              version="wc/v3", timeout=60)
+    latencies: list[float] = []
+
+    def post(body: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        answer = api.post("orders", body)
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert answer.status_code == 201, f"bare POST /orders answered {answer.status_code}: {answer.text[:300]}"
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(post, bodies))
+    return len(bodies) / (time.perf_counter() - started), latencies
+
+
+def drain_all(bridge: Any, orders: int) -> tuple[float, int]:
+    """The outbox as the worker drains it, until the renewal orders are sent. Seconds and drain passes."""
+    from bridge.services import outbox
+    sent = passes = 0
+    started = time.perf_counter()
+    while sent < orders:
+        report = outbox.drain(bridge)
+        assert report.retried == report.dead == 0, f"{report}: {failures(bridge)}"
+        assert report.sent, f"the outbox stopped with {sent} of {orders} sent"
+        sent += report.sent
+        passes += 1
+    return time.perf_counter() - started, passes
+
+
+def failures(bridge: Any) -> dict[str, int]:
+    """The errors of messages that were not sent, and how often each."""
+    from sqlalchemy import func, select
+
+    from bridge.store.tables import OutboxMessage
+    with bridge.db.read() as uow:
+        rows = uow.session.execute(select(OutboxMessage.last_error, func.count()).where(OutboxMessage.last_error != "")
+                                   .group_by(OutboxMessage.last_error)).all()
+    return {error: count for error, count in rows}
+
+
+def check_pushed(bridge: Any, orders: int) -> int:
+    """Every charge got its shop order and every message is done. Returns how many shop totals differ."""
+    from sqlalchemy import func, select
+
+    from bridge.store.tables import Charge, EventRecord, OutboxMessage
+    with bridge.db.read() as uow:
+        linked = uow.session.scalar(select(func.count()).select_from(Charge).where(Charge.shop_order_id.is_not(None),
+                                                                                   Charge.shop_order_id != ""))
+        done = uow.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == "done"))
+        differ = uow.session.scalar(select(func.count()).select_from(EventRecord).where(
+            EventRecord.kind == "renewal_total_differs"))
+    assert linked == done == orders, f"{linked} charges linked to a shop order, {done} messages done, of {orders}"
+    return differ
+
+
+def run_round(shop: Shop, calls: ShopCalls, kind: str, admin_url: str | None, work: Path, mypos: Any,
+              product_id: int, bare_parent: int, orders: int, concurrency: int) -> Round:
+    bridge, database = prepare(shop, kind, admin_url, work, mypos, product_id, orders, concurrency)
+    try:
+        bodies = bare_bodies(bridge, bare_parent)
+        calls.take()
+        bare_rate, latencies = post_bare(shop, bodies, concurrency)
+        bare_calls = calls.take()
+        seconds, passes = drain_all(bridge, orders)
+        abonne_calls = calls.take()
+        differ = check_pushed(bridge, orders)
+        bridge.db.dispose()
+    finally:
+        database.drop()
+    assert bare_calls["POST orders"].count == orders and abonne_calls["POST orders"].count == orders, \
+        (bare_calls, abonne_calls)
+    return Round(concurrency, bare_rate, latencies, bare_calls, orders / seconds, seconds, abonne_calls, passes,
+                 differ)
+
+
+# ------------------------------------------------------------------------------------------ reporting
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def per_push(calls: dict[str, CallStats], orders: int) -> str:
+    """'4 GET orders?search ... (x ms each)' for one push, most frequent first."""
+    parts = [f"{stats.count / orders:g}× {name} ({stats.seconds / stats.count * 1000:.1f} ms)"
+             for name, stats in sorted(calls.items(), key=lambda item: (-item[1].count, item[0]))]
+    return ", ".join(parts)
+
+
+def summarize(shop: Shop, kind: str, rounds: list[Round], orders: int) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    label = f"{shop.name}, {kind}"
+    print(f"\n{label}, {orders} renewal orders per round")
+    print(f"{'c':>3} {'bare /s':>9} {'bare p50 ms':>12} {'bare p95 ms':>12} {'abonne /s':>10} {'rate gap':>9} "
+          f"{'shop calls/push':>16} {'shop s/push':>12} {'abonne s/push':>14} {'own':>6}")
+    for r in rounds:
+        shop_calls = sum(s.count for s in r.abonne_calls.values()) / orders
+        push_seconds, shop_seconds = r.own_time(orders)
+        print(f"{r.concurrency:>3} {r.bare_rate:>9.1f} {statistics.median(r.bare_latency_ms):>12.1f} "
+              f"{percentile(r.bare_latency_ms, 95):>12.1f} {r.abonne_rate:>10.1f} {r.overhead:>9.0%} "
+              f"{shop_calls:>16.1f} {shop_seconds * 1000:>10.1f}ms {push_seconds * 1000:>12.1f}ms "
+              f"{r.own_overhead(orders):>6.0%}")
+        figures[f"{label}, c={r.concurrency}: bare POST /orders per s (p50 / p95 ms)"] = (
+            f"{r.bare_rate:.1f} ({statistics.median(r.bare_latency_ms):.1f} / "
+            f"{percentile(r.bare_latency_ms, 95):.1f})")
+        figures[f"{label}, c={r.concurrency}: abonne renewal orders per s (overhead)"] = (
+            f"{r.abonne_rate:.1f} (rate gap {r.overhead:+.0%}, own time {r.own_overhead(orders):+.0%} above its shop "
+            f"calls; {orders} in {r.abonne_seconds:.2f} s, {r.passes} drain passes"
+            + (f"; {r.totals_differ} shop totals differ from the charge" if r.totals_differ else "") + ")")
+    best_bare = max(rounds, key=lambda r: r.bare_rate)
+    best_abonne = max(rounds, key=lambda r: r.abonne_rate)
+    overhead = best_bare.bare_rate / best_abonne.abonne_rate - 1
+    own = best_abonne.own_overhead(orders)
+    met = own < TARGET_OVERHEAD
+    print(f"best: bare {best_bare.bare_rate:.1f}/s at c={best_bare.concurrency}, abonne "
+          f"{best_abonne.abonne_rate:.1f}/s at c={best_abonne.concurrency} (rate gap {overhead:+.0%}); abonne's own "
+          f"time above its shop calls there {own:+.0%} (target < {TARGET_OVERHEAD:.0%}: {'met' if met else 'NOT met'})")
+    print(f"one push at c={best_abonne.concurrency}: {per_push(best_abonne.abonne_calls, orders)}")
+    print(f"one bare order at c={best_bare.concurrency}: {per_push(best_bare.bare_calls, orders)}")
+    figures[f"{label}: best c, bare vs abonne"] = (
+        f"bare {best_bare.bare_rate:.1f}/s at c={best_bare.concurrency}, abonne {best_abonne.abonne_rate:.1f}/s at "
+        f"c={best_abonne.concurrency}")
+    figures[f"{label}: abonne's own time above its shop calls at its best c (target < {TARGET_OVERHEAD:.0%})"] = (
+        f"{own:+.0%}: {'met' if met else 'NOT met'} (rate gap to the best bare round {overhead:+.0%})")
+    figures[f"{label}: shop calls per push at c={best_abonne.concurrency} (mean round trip)"] = (
+        per_push(best_abonne.abonne_calls, orders))
+    return figures
+
+
+def machine_notes() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "unknown CPU"
+    return f"{os.cpu_count()} cores ({cpu})"
+
+
+# ------------------------------------------------------------------------------------------ main
+
+def real_shop(forced: bool) -> RealShop | None:
+    values = [os.environ.get(name, "") for name in REAL_ENV]
+    if all(values):
+        return RealShop(*values)
+    if forced:
+        raise SystemExit(f"--real needs {', '.join(REAL_ENV)} in the environment")
+    print(f"no real WooCommerce configured ({REAL_ENV[0]} and its key and secret): stand-in only")
+    return None
+
+
+def bench_shop(shop: Shop, calls: ShopCalls, databases: list[str], admin_url: str | None, work: Path, mypos: Any,
+               orders: int) -> dict[str, Any]:
+    product_id = shop.product()
+    bare_parent = shop.parent_orders(product_id, 1)[0]
+    # Warm the shop and this process's imports and connections; not counted.
+    bridge, database = prepare(shop, databases[0], admin_url, work, mypos, product_id, 3, 1)
+    try:
+        post_bare(shop, bare_bodies(bridge, bare_parent), 1)
+        drain_all(bridge, 3)
+        bridge.db.dispose()
+    finally:
+        database.drop()
+    figures: dict[str, Any] = {}
+    for kind in databases:
+        rounds = []
+        for concurrency in CONCURRENCIES:
+            rounds.append(run_round(shop, calls, kind, admin_url, work, mypos, product_id, bare_parent, orders,
+                                    concurrency))
+            r = rounds[-1]
+            print(f"{shop.name}, {kind}, c={concurrency}: bare {r.bare_rate:.1f}/s, abonne {r.abonne_rate:.1f}/s "
+                  f"({r.overhead:+.0%})", flush=True)
+        figures.update(summarize(shop, kind, rounds, orders))
+    return figures
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--serve-standin"]:
+        serve_standin()
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=200, help="renewal orders per round against the stand-in")
+    parser.add_argument("--real", action="store_true",
+                        help="also against the real WooCommerce named by ABONNE_REAL_WOOCOMMERCE_* (default: when set)")
+    parser.add_argument("--real-orders", type=int, default=40, help="renewal orders per round against the real shop")
+    parser.add_argument("--no-standin", action="store_true", help="only the real shop")
+    parser.add_argument("--postgres", default=None, help="a PostgreSQL server URL (default ABONNE_TEST_DATABASE_URL)")
+    args = parser.parse_args()
+
+    from adapters.mypos.standin import MyPosStandin
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    admin_url = postgres_admin_url(args.postgres)
+    databases = ["sqlite"] + (["postgresql"] if admin_url else [])
+    real = real_shop(args.real)
+    work = Path(tempfile.mkdtemp(prefix="abonne-bench-push-"))
+    calls = ShopCalls()
+    mypos = MyPosStandin.start(threads=16)
+    load_before = os.getloadavg()[0]
+    figures: dict[str, Any] = {}
+    setups = []
+    try:
+        if not args.no_standin:
+            standin = StandinShop()
+            try:
+                figures.update(bench_shop(standin, calls, databases, admin_url, work, mypos, args.orders))
+            finally:
+                standin.stop()
+            setups.append(f"the stand-in WooCommerce (child process, 8 waitress threads), {args.orders} renewal "
+                          f"orders per round")
+        if real is not None:
+            figures.update(bench_shop(real, calls, databases, admin_url, work, mypos, args.real_orders))
+            setups.append(f"a real WooCommerce at {real.url} ({args.real_orders} renewal orders per round)")
+    finally:
+        mypos.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    # The machine is shared: the load says how much of its cores the run really had.
+    figures["load average (1 min) before / after"] = f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
+    print(json.dumps(figures, indent=2, ensure_ascii=False))
+    record("Push-back (bench/push.py)",
+           f"Renewal orders abonne pushes into a shop per second, beside the shop's own bare `POST /orders` in the "
+           f"same run; against {' and '.join(setups)}; {' and '.join(databases)}; per-shop concurrency c "
+           f"(ABONNE_SHOP_CONCURRENCY for abonne, threads for bare) 1, 2, 4, 8. Per round: fresh database, N due "
+           f"agreements charged by the worker's renewal step against the stand-in myPOS (which queues the renewal "
+           f"orders), then N bare POSTs (the `woocommerce` client, the body abonne's adapter builds), then the "
+           f"outbox drained as the worker drains it (passes of 50: one POST /orders per first attempt, then one "
+           f"transaction to record it). Overhead = the time a push holds its slot above the time its shop calls "
+           f"took, in the same round; target under {TARGET_OVERHEAD:.0%} at abonne's best c. The rate gap (bare/s ÷ "
+           f"abonne/s − 1) is shown too: it also holds the shop's own variance between the two halves of a round. "
+           f"Shop calls are counted and timed at the client. Machine: {machine_notes()}, shared with other work.", figures)
+
+
+if __name__ == "__main__":
+    main()
