@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run demo browser test test-real test-unit migrate clean
+.PHONY: run demo browser php modules test test-real test-unit migrate clean
 
 $(BIN)/abonne: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,18 @@ browser: $(BIN)/abonne
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	@$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/pip install --quiet playwright
 
-test: $(BIN)/abonne browser
+# The PrestaShop module's tests run its PHP (php -l, its pure classes and its curl sender under the php CLI):
+# Debian's php-cli and php-curl, installed when missing.
+php:
+	@php -m 2>/dev/null | grep -qx curl || { SUDO=$$( [ "$$(id -u)" -ne 0 ] && command -v sudo ); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y php-cli php-curl; }
+
+test: $(BIN)/abonne browser php
 	$(BIN)/python -m pytest -q
+
+# The shop-side modules as shops install them: dist/abonne-prestashop.zip (Modules > Upload a module).
+modules: $(BIN)/abonne
+	$(BIN)/python adapters/prestashop/module/build.py
 
 # The shop scenarios against the real shops named by ABONNE_REAL_* settings (README, "Real shops"); none is an error.
 test-real: $(BIN)/abonne

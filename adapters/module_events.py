@@ -99,8 +99,9 @@ def _order(order: Mapping[str, Any], event: str) -> ShopOrder:
     status = order.get("status") or {}
     totals = order.get("totals") or {}
     total = Money.parse(_decimal(totals, "total"), currency)
-    refund = order.get("refund") or {}
-    refunded = Decimal(str(refund.get("total_refunded") or "0")) if event == "order.refunded" else Decimal(0)
+    # Refunds so far, on every event: a partial refund changes no state, so the total is the only lasting sign.
+    refunded = max(Decimal(str(totals.get("refunded") or "0")),
+                   Decimal(str((order.get("refund") or {}).get("total_refunded") or "0")))
     if status.get("cancelled"):
         state = OrderState.CANCELLED
     elif status.get("refunded") or (refunded and refunded >= total.amount):

@@ -147,9 +147,23 @@ class PrestaShopShop:
                                     "not stand.", private=True)
             return
         if state != states[PAID_STATE]:
-            self._ws.post("order_histories", "order_history",
-                          {"id_order": int(order_id), "id_order_state": states[PAID_STATE]}, {"sendemail": 1})
+            self._set_state(order_id, states[PAID_STATE])
         self._record_transaction(str(order["reference"]), transaction_id)
+
+    def _set_state(self, order_id: str, state: str) -> None:
+        """A new order state, with the state's e-mail to the customer. When the shop cannot send that e-mail it
+        answers 500 "Unable to save resource" (code 46) although the state was saved: read back before failing."""
+        try:
+            self._ws.post("order_histories", "order_history", {"id_order": int(order_id), "id_order_state": state},
+                          {"sendemail": 1})
+        except WebserviceError as error:
+            if 46 not in error.codes:
+                raise
+            now = str(one(self._ws.get(f"orders/{int(order_id)}"), "order").get("current_state") or "")
+            if now != state:
+                raise
+            log.warning("PrestaShop %s: order %s is in state %s, but the shop could not send its e-mail",
+                        self.url, order_id, state)
 
     # ------------------------------------------------------------------ renewal orders
 
@@ -181,9 +195,11 @@ class PrestaShopShop:
                 "payment": _payment_label(renewal), "total_paid": str(renewal.charged.amount),
                 "total_paid_real": str(renewal.charged.amount), "total_products": "0", "total_products_wt": "0",
                 "conversion_rate": "1"})
-        finally:
+        except ShopError:
+            # validateOrder removes a cart's own prices once the order exists; without an order they stay behind.
             for price_id in pinned:
                 self._quietly(lambda: self._ws.delete(f"specific_prices/{price_id}"), "remove a pinned price")
+            raise
         order_id = str(one(created, "order")["id"])  # the 201 echoes the request: only the id is real
         self.mark_paid(order_id, renewal.transaction_id)
         self._quietly(lambda: self._message(order_id, f"abonne: renewal cycle {renewal.cycle} of agreement "

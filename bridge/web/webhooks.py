@@ -26,4 +26,12 @@ def receive(platform: str, shop_id: int):
         return json_error(rejected.status, rejected.code, rejected.detail)
     if outcome is IntakeOutcome.STORED:
         bridge.wake_worker.set()
-    return jsonify(status=outcome.value), 200
+    return jsonify(ok=True, status=outcome.value, shop_id=shop_id, message=MESSAGES[outcome].format(shop=shop)), 200
+
+
+# Shown to people by the shop-side modules ("Send a test ping") in their settings pages.
+MESSAGES = {
+    IntakeOutcome.PING: "abonne received the ping: shop {shop.id} ({shop.name}) is connected and the signature checks",
+    IntakeOutcome.STORED: "abonne stored the event for shop {shop.id}",
+    IntakeOutcome.DUPLICATE: "abonne already had this event for shop {shop.id}",
+}
