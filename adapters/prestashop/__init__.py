@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MODULE = "abonne"
 PAYMENT_LABEL = "Card on file, myPOS"  # plus the transaction id: the marker written with the order (isGenericName)
+CARD_PAYMENT_METHOD = "Card, myPOS"  # what a first order's payment row says once the customer paid through abonne
 PAID_STATE = "PS_OS_PAYMENT"
 ENDED_STATES = ("PS_OS_CANCELED", "PS_OS_REFUND", "PS_OS_ERROR")
 # What abonne does with the key, by resource: `abonne shop test` names each one the key lacks.
@@ -377,9 +378,10 @@ class PrestaShopShop:
         for payment in payments:
             if payment.get("transaction_id") == transaction_id:
                 return
-        if payments:
+        if payments:  # the payment row PrestaShop wrote when the order became paid: it was paid by card, here
             self._ws.patch(f"order_payments/{int(payments[0]['id'])}", "order_payment",
-                           {"id": payments[0]["id"], "transaction_id": transaction_id})
+                           {"id": payments[0]["id"], "transaction_id": transaction_id,
+                            "payment_method": CARD_PAYMENT_METHOD})
 
     def _quietly(self, action: Callable[[], Any], what: str) -> None:
         try:

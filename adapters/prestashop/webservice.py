@@ -127,8 +127,13 @@ def _errors(response: requests.Response) -> list[tuple[int, str]]:
     return [(int(e.findtext("code") or 0), (e.findtext("message") or "").strip()) for e in root.iter("error")]
 
 
+class Languages(dict):
+    """A multilingual field's values by language id: `<name><language id="1">…</language></name>`."""
+
+
 def to_xml(element: str, fields: Mapping[str, Any]) -> bytes:
-    """<prestashop><element>…</element></prestashop>; a dict value nests, a list of (tag, dict) repeats a tag."""
+    """<prestashop><element>…</element></prestashop>; a dict value nests, a list of (tag, dict) repeats a tag,
+    Languages holds one value per language."""
     root = ElementTree.Element("prestashop")
     _fill(ElementTree.SubElement(root, element), fields)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="utf-8")
@@ -136,7 +141,11 @@ def to_xml(element: str, fields: Mapping[str, Any]) -> bytes:
 
 def _fill(node: ElementTree.Element, fields: Mapping[str, Any]) -> None:
     for name, value in fields.items():
-        if isinstance(value, list):
+        if isinstance(value, Languages):
+            group = ElementTree.SubElement(node, name)
+            for language_id, text in value.items():
+                ElementTree.SubElement(group, "language", id=str(language_id)).text = str(text)
+        elif isinstance(value, list):
             group = ElementTree.SubElement(node, name)
             for tag, item in value:
                 _fill(ElementTree.SubElement(group, tag), item)

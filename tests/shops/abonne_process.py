@@ -74,9 +74,9 @@ class AbonneProcesses:
     """One abonne installation: a database, a web process and a worker process, each started and stopped (or
     killed) at will. Every outgoing call of theirs goes through `proxy_url`, where a test can break a shop."""
 
-    def __init__(self, home: Path, database_url: str, proxy_url: str):
+    def __init__(self, home: Path, database_url: str, proxy_url: str, port: int | None = None):
         self.home = home
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
         self.env = {**os.environ, "ABONNE_DATABASE_URL": database_url, "ABONNE_PUBLIC_URL": self.url,
