@@ -129,9 +129,13 @@ def _line(line: Mapping[str, Any], currency: str, index: int) -> OrderLine:
         raise ValueError(f"line {index + 1}: quantity must be at least 1")
     total = Money.parse(_decimal(line, "total"), currency)
     net = Money.parse(_decimal(line, "total_net"), currency) if line.get("total_net") not in (None, "") else total
+    product = _text(line, "product_id")
     variant = str(line.get("variant_id") or "")
-    return OrderLine(line_id=str(line.get("id") or index + 1), product_id=_text(line, "product_id"),
-                     variation_id=variant if variant not in ("", "0") else None, sku=str(line.get("reference") or ""),
+    # Shops number variants (PrestaShop combinations, OpenCart options) apart from products, so a variant id alone
+    # could name another product: it is qualified by its product, "<product>:<variant>".
+    return OrderLine(line_id=str(line.get("id") or index + 1), product_id=product,
+                     variation_id=f"{product}:{variant}" if variant not in ("", "0") else None,
+                     sku=str(line.get("reference") or ""),
                      name=str(line.get("name") or ""), quantity=quantity, subtotal=net, total=net,
                      total_tax=total - net if total >= net else Money.zero(currency))
 

@@ -154,13 +154,15 @@ def reconcile() -> None:
 @click.option("--password", default=None, help="Admin password for the config page (default: generated, printed).")
 @click.option("--fast", is_flag=True, help="No pauses between the steps.")
 @click.option("--exit", "--no-serve", "exit_after", is_flag=True, help="Stop after the walk-through.")
+@click.option("--platform", default="woocommerce", show_default=True, type=click.Choice(["woocommerce", "prestashop"]),
+              help="Which stand-in shop the customer orders in.")
 @friendly
-def demo(port: int, password: str | None, fast: bool, exit_after: bool) -> None:
+def demo(port: int, password: str | None, fast: bool, exit_after: bool, platform: str) -> None:
     """Show what abonne does: a stand-in shop and myPOS, one customer's year, then the config page with that data.
 
     Runs on this machine only, in a fresh database of its own under the instance folder's demo/."""
     from bridge.demo import run_demo
-    run_demo(port=port, password=password, fast=fast, serve=not exit_after)
+    run_demo(port=port, password=password, fast=fast, serve=not exit_after, platform=platform)
 
 
 # ----------------------------------------------------------------------------------------------------- shops

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Callable, Protocol
 
 
 class Clock(Protocol):
@@ -37,3 +37,14 @@ class SettableClock:
         with self._lock:
             self._now += delta
             return self._now
+
+
+def now_function(clock: Clock | Callable[[], datetime] | None) -> Callable[[], datetime]:
+    """What the stand-ins take as their clock: None (real time), a Clock, or a function returning aware UTC time."""
+    if clock is None:
+        return SystemClock().now
+    if hasattr(clock, "now"):
+        return clock.now
+    if callable(clock):
+        return clock
+    raise TypeError("clock must be a callable returning an aware datetime, or an object with .now()")

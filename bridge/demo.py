@@ -1,7 +1,8 @@
 """`abonne demo`: one customer's year with abonne, on this machine only, then the config page with that data.
 
 abonne is served as `abonne serve` serves it (waitress, embedded worker) on a database of its own in
-<instance>/demo/, next to the stand-in WooCommerce shop and the stand-in myPOS on free loopback ports. Everything
+<instance>/demo/, next to a stand-in shop (WooCommerce, or PrestaShop with abonne's module) and the stand-in myPOS
+on free loopback ports. Everything
 the owner would do goes through the same service functions as the CLI; everything the customer does goes over HTTP
 as a browser would (the stand-in myPOS's hosted page included). abonne's clock starts a year and a few days ago
 and travels to each renewal date, so the year ends just before today; then it becomes the real clock again.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 import signal
 import threading
@@ -27,11 +27,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.mypos.standin import TEST_KEY_INDEX, TEST_SID, TEST_WALLET, MyPosStandin
 from adapters.mypos.standin_customer import customer_pays, read_form, submit_auto_form
-from adapters.woocommerce.standin import WooCommerceStandin
 from bridge.app import build_bridge, create_app
 from bridge.clock import SettableClock, SystemClock
 from bridge.config import Settings
 from bridge.context import Bridge
+from bridge.demo_shops import DEMO_SHOPS, PRICE, PRODUCT, DemoShop
 from bridge.ports import HostedForm
 from bridge.serving import RunningServer, serve_in_thread
 from bridge.services import admin_auth, setup
@@ -44,10 +44,7 @@ T = TypeVar("T")
 MONTHS = 12
 DECLINED_MONTH = 6  # the first renewal after the sign-up card's expiry month
 STEPS = 6 + 4 + MONTHS + 1 + 1  # setting up, the sign-up, one per month, the recovery, the year's end
-PRODUCT, PRICE, SKU = "Coffee Club Monthly", "19.90", "COFFEE-CLUB-M"
 FIRST_CARD, NEW_CARD = "4006090000000007", "5326100000000004"  # a Visa and a Mastercard test number
-CUSTOMER = {"first_name": "Maria", "last_name": "Ivanova", "address_1": "12 Vitosha Blvd", "city": "Sofia",
-            "postcode": "1000", "country": "BG", "email": "maria.ivanova@example.test", "phone": "+359888123456"}
 DEMO_FILES = ("abonne.db", "abonne.db-wal", "abonne.db-shm", "abonne.db-journal", "secret_key", "abonne.log")
 WAIT_SECONDS = 30.0
 
@@ -62,13 +59,11 @@ class DemoRun:
 
     folder: Path
     clock: SettableClock  # abonne's, travelling through the year; the real clock replaces it afterwards
+    shop: DemoShop
     store_key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
-    consumer_key: str = field(default_factory=lambda: f"ck_{secrets.token_hex(20)}")
-    consumer_secret: str = field(default_factory=lambda: f"cs_{secrets.token_hex(20)}")
     bridge: Bridge | None = None
     server: RunningServer | None = None
     worker_stop: threading.Event | None = None
-    shop: WooCommerceStandin | None = None
     mypos: MyPosStandin | None = None
     stops: list[Callable[[], None]] = field(default_factory=list)
 
@@ -100,16 +95,17 @@ class Narrator:
             time.sleep(self.pause)
 
 
-def run_demo(port: int = 8000, password: str | None = None, fast: bool = False, serve: bool = True) -> None:
+def run_demo(port: int = 8000, password: str | None = None, fast: bool = False, serve: bool = True,
+             platform: str = "woocommerce") -> None:
     password = password or secrets.token_urlsafe(12)
     if len(password) < admin_auth.MIN_PASSWORD_LENGTH:
         raise click.ClickException(f"--password must have at least {admin_auth.MIN_PASSWORD_LENGTH} characters")
     today = datetime.now(timezone.utc)
     run = DemoRun(folder=Path(os.environ.get("ABONNE_INSTANCE_PATH", "instance")).resolve() / "demo",
-                  clock=SettableClock((today - timedelta(days=369)).replace(hour=9, minute=0, second=0,
+                  shop=DEMO_SHOPS[platform](), clock=SettableClock((today - timedelta(days=369)).replace(hour=9, minute=0, second=0,
                                                                             microsecond=0)))
     say = Narrator(STEPS, 0.0 if fast else 0.6)
-    click.echo("abonne demo: one customer's year of a monthly subscription, with a stand-in WooCommerce shop and a "
+    click.echo(f"abonne demo: one customer's year of a monthly subscription, with a {run.shop.title} shop and a "
                "stand-in myPOS.\nEverything runs on this machine (127.0.0.1 only); no shop, no myPOS account and no "
                "network are needed.\n")
     try:
@@ -153,17 +149,16 @@ def _start(run: DemoRun, port: int, say: Narrator) -> None:
     run.mypos = MyPosStandin.start(merchant_public_key_pem=_public_pem(run.store_key), threads=4,
                                    clock=lambda: bridge.clock.now())  # card expiry follows abonne's travels
     run.stops.append(run.mypos.stop)
-    run.shop = WooCommerceStandin(delivery_delay_s=0.05, site_name="Sofia Coffee Roasters (stand-in shop)")
-    run.shop.start(run.consumer_key, run.consumer_secret)  # the shop keeps real time, as OAuth needs
+    run.shop.start(clock=lambda: bridge.clock.now())
     run.stops.append(run.shop.stop)
     say.step(f"abonne is serving {run.server.url} (web and worker); the stand-ins are up",
-             f"stand-in WooCommerce {run.shop.url}   stand-in myPOS {run.mypos.endpoint}",
+             f"{run.shop.title} {run.shop.where.split()[0]}   stand-in myPOS {run.mypos.endpoint}",
              f"abonne's clock starts on {run.clock.now():%Y-%m-%d} and travels through the year")
 
 
 def _configure(run: DemoRun, password: str, say: Narrator) -> int:
     """What the owner does once, through the services the CLI uses. Returns the subscription product's id."""
-    assert run.bridge is not None and run.mypos is not None and run.shop is not None
+    assert run.bridge is not None and run.mypos is not None
     bridge = run.bridge
     account = setup.set_gateway(bridge, {
         "sid": TEST_SID, "wallet_number": TEST_WALLET, "key_index": TEST_KEY_INDEX,
@@ -173,20 +168,14 @@ def _configure(run: DemoRun, password: str, say: Narrator) -> int:
     say.step("The myPOS gateway is set up (as `abonne gateway set` does)",
              f"store SID {account.settings['sid']}, a new store key; endpoint {account.settings['endpoint']}")
 
-    shop_row = setup.add_shop(bridge, "woocommerce", {"url": run.shop.url, "consumer_key": run.consumer_key,
-                                                      "consumer_secret": run.consumer_secret,
-                                                      "webhook_secret": secrets.token_urlsafe(24)},
-                              name="Sofia Coffee Roasters", check=True)
-    lines, pinged = setup.register_webhooks(bridge, shop_row)
-    if not pinged:
-        raise DemoFailed("the stand-in shop created its webhooks but its ping never reached abonne")
-    say.step(f"The shop is connected as shop {shop_row.id} (as `abonne shop add --register-webhooks` does)",
-             "its REST keys were checked; " + "; ".join(lines))
+    try:
+        shop_row, how = run.shop.connect(bridge)
+    except RuntimeError as error:
+        raise DemoFailed(str(error)) from None
+    say.step(f"The shop is connected as shop {shop_row.id}", how)
 
-    product_id = run.shop.add_product(PRODUCT, PRICE, SKU, meta={"_subscription_period": "month",
-                                                                 "_subscription_period_interval": "1"})
-    say.step(f"The shop sells {PRODUCT!r} at {PRICE} EUR a month",
-             "a WooCommerce Subscriptions-style product: abonne recognizes it without any plan mapping")
+    product_id, why = run.shop.add_subscription_product()
+    say.step(f"The shop sells {PRODUCT!r} at {PRICE} EUR a month", why)
 
     os.environ.pop(admin_auth.PASSWORD_SETTING, None)  # in this process a hash there would win over this password
     admin_auth.set_password(bridge, password)
@@ -209,8 +198,7 @@ class Walk:
         return self.run.bridge
 
     @property
-    def shop(self) -> WooCommerceStandin:
-        assert self.run.shop is not None
+    def shop(self) -> DemoShop:
         return self.run.shop
 
     def agreement(self) -> dict[str, Any]:
@@ -222,24 +210,23 @@ class Walk:
         now = self.bridge.clock.now()
         expiry = _month_plus(now, DECLINED_MONTH - 1)
         card_exp = f"{expiry.month:02d}/{expiry.year % 100:02d}"
-        self.order_id = self.shop.place_order(customer=CUSTOMER, lines=[(product_id, 1)], payment_method="mypos")
+        self.order_id = self.shop.place_order(product_id)
         self.say.step(f"{now:%Y-%m-%d}: Maria Ivanova orders {PRODUCT!r} in the shop (order {self.order_id}, "
-                      "pending payment)", "the shop sends its order webhook to abonne")
+                      "not paid yet)", "the shop tells abonne with a signed order event")
 
         pay_link = _wait(lambda: self._link_in_notes("/pay/"), f"a pay link in the notes of order {self.order_id}")
         [agreement] = self._agreements_of_order()
         self.agreement_id = agreement["id"]
         self.say.step(f"abonne verified and stored the webhook and created agreement {self.agreement_id} "
                       f"({agreement['state'].replace('_', ' ')})",
-                      f"a customer note on order {self.order_id} carries her pay link: {_short(pay_link)}")
+                      f"a message on order {self.order_id} gives her the pay link: {_short(pay_link)}")
 
         self._pay_on_hosted_page(pay_link, FIRST_CARD, card_exp)
         self.say.step(f"Maria opens the link and pays {PRICE} EUR on the myPOS hosted page",
                       f"Visa ending {FIRST_CARD[-4:]}, expires {card_exp}; myPOS stores the card and returns a token")
 
         shown = _wait(lambda: (a := self.agreement())["state"] == "active" and a, "the agreement to become active")
-        _wait(lambda: (self.shop.order(self.order_id) or {}).get("date_paid_gmt"),
-              f"order {self.order_id} to be paid in the shop")
+        _wait(lambda: self.shop.is_paid(self.order_id), f"order {self.order_id} to be paid in the shop")
         self.say.step(f"myPOS's signed notify reached abonne: agreement {self.agreement_id} is active",
                       f"card token stored encrypted; order {self.order_id} is paid in the shop; next charge "
                       f"{_day(shown['next_charge_at'])}")
@@ -259,13 +246,13 @@ class Walk:
             if month == DECLINED_MONTH - 1:
                 _wait(lambda: self._link_in_notes("/card/"), "the card-expiry reminder in the shop notes")
                 details.append(f"the card ends with {shown['card_expiry']}: abonne asks Maria for a new card ahead "
-                               "of time (a note on her order); she does not react")
+                               "of time (a message on her order); she does not react")
             self.say.step(f"{due:%Y-%m-%d}: month {month} renewed: {PRICE} EUR charged to the stored card, "
                           f"renewal order {renewal} paid in the shop", *details)
         shown = self.agreement()
         paid = [c for c in shown["charges"] if c["state"] == "succeeded"]
         declined = [c for c in shown["charges"] if c["state"] == "declined"]
-        renewals = [o for o in self.shop.orders() if o["parent_id"] == self.order_id]
+        renewals = self.shop.renewal_orders(self.order_id)
         self.say.step(f"A year later: agreement {self.agreement_id} is {shown['state']}, next charge "
                       f"{_day(shown['next_charge_at'])}",
                       f"{len(paid)} payments (the sign-up, {MONTHS - 1} renewals on the stored card, 1 with the new "
@@ -282,7 +269,7 @@ class Walk:
                           "a card-update link in the shop notes after the decline")
         self.say.step(f"{due:%Y-%m-%d}: month {month} DECLINED: {declined['message'] or declined['status_code']}",
                       "a hard decline: retrying the same card cannot succeed, so abonne does not retry",
-                      f"agreement {self.agreement_id} is suspended; a new note on order {self.order_id} asks Maria "
+                      f"agreement {self.agreement_id} is suspended; a new message on order {self.order_id} asks Maria "
                       f"to update her card: {_short(card_link)}")
 
         new_expiry = _month_plus(self.bridge.clock.now(), 36)
@@ -316,26 +303,24 @@ class Walk:
                      f"an agreement for order {self.order_id}")
 
     def _link_in_notes(self, kind: str, after_reminder: bool = False) -> str | None:
-        """The newest link of this kind in the customer notes; with after_reminder, only once a second one came."""
-        notes = sorted(self.shop.notes(self.order_id), key=lambda n: n.id)  # the shop lists them newest first
-        links = [found.group(1) for note in notes if note.customer_note
-                 and (found := re.search(rf"(http://\S+{kind}\S+?)\s", note.note + " "))]
+        """The newest link of this kind in the customer's messages; with after_reminder, only once a second came."""
+        links = self.shop.links(self.order_id, kind)
         if after_reminder and len(links) < 2:
             return None
         return links[-1] if links else None
 
     def _wait_renewal_orders(self, count: int) -> int:
-        orders = _wait(lambda: len(found := [o for o in self.shop.orders() if o["parent_id"] == self.order_id])
-                       >= count and found, f"{count} renewal orders in the shop")
-        return max(o["id"] for o in orders)
+        orders = _wait(lambda: len(found := self.shop.renewal_orders(self.order_id)) >= count and found,
+                       f"{count} renewal orders in the shop")
+        return max(orders)
 
 
 def _serve_until_stopped(run: DemoRun, password: str) -> None:
-    assert run.server is not None and run.shop is not None and run.mypos is not None
+    assert run.server is not None and run.mypos is not None
     click.echo(f"""
 Everything keeps running with that data until you press Ctrl-C:
   config page      {run.server.url}/admin/   password: {password}
-  stand-in shop    {run.shop.url}wp-json/wc/v3/   (WooCommerce REST API, OAuth 1.0a)
+  stand-in shop    {run.shop.where}
   stand-in myPOS   {run.mypos.endpoint}
   demo data        {_shown(run.folder)}/abonne.db
   the CLI on it    ABONNE_INSTANCE_PATH={_shown(run.folder)} ABONNE_DATABASE_URL=sqlite:///{run.folder / 'abonne.db'} \\

@@ -14,8 +14,7 @@ import hashlib
 import hmac
 import logging
 import re
-import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -23,7 +22,7 @@ import requests
 
 from adapters.module_events import parse_event_order, verify_event
 from adapters.prestashop.webservice import Webservice, WebserviceError, listed, one
-from bridge.domain.money import Money
+from bridge.domain.money import Money, currency_exponent
 from bridge.ports import (
     ConnectionReport, CreatedOrder, RenewalOrder, SettingField, ShopError, ShopOrder, ShopProduct, ShopWebhook,
     SubscriptionTerms, WebhookRepair,
@@ -39,7 +38,7 @@ ENDED_STATES = ("PS_OS_CANCELED", "PS_OS_REFUND", "PS_OS_ERROR")
 # What abonne does with the key, by resource: `abonne shop test` names each one the key lacks.
 NEEDED = {
     "orders": ("get", "post"), "carts": ("get", "post"), "order_histories": ("get", "post"),
-    "order_payments": ("get", "put"), "order_details": ("get",), "customers": ("get",), "addresses": ("get",),
+    "order_payments": ("get", "patch"), "order_details": ("get",), "customers": ("get",), "addresses": ("get",),
     "countries": ("get",), "currencies": ("get",), "products": ("get",), "product_features": ("get",),
     "product_feature_values": ("get",), "order_states": ("get",), "configurations": ("get",),
     "specific_prices": ("post", "delete"), "customer_threads": ("get", "post"), "customer_messages": ("post",),
@@ -70,6 +69,7 @@ class PrestaShopShop:
         self._ws = Webservice(self.url, secrets["webservice_key"], timeout=timeout)
         self._now = clock or (lambda: datetime.now(timezone.utc))
         self._states: dict[str, str] | None = None
+        self._state_names: dict[str, str] = {}
 
     @staticmethod
     def connect_instructions(delivery_url: str, shop_id: int) -> str:
@@ -95,7 +95,7 @@ class PrestaShopShop:
     def orders_modified_since(self, since: datetime) -> list[ShopOrder]:
         """Orders whose date_upd is at or after `since`, oldest change first. PrestaShop stores shop-local times
         to the second: the query starts a second early, in the shop's time zone."""
-        local = since.astimezone(self._zone()).replace(tzinfo=None)
+        local = since.astimezone(self._zone()).replace(tzinfo=None) - timedelta(seconds=1)  # `>` is strict
         found: list[ShopOrder] = []
         offset = 0
         while True:
@@ -212,7 +212,7 @@ class PrestaShopShop:
 
     def _renewal_cart(self, renewal: RenewalOrder, first: Mapping[str, Any]) -> int:
         delivery = str(first["id_address_delivery"])
-        rows = [("cart_row", {"id_product": line.product_id, "id_product_attribute": line.variation_id or 0,
+        rows = [("cart_row", {"id_product": line.product_id, "id_product_attribute": _combination(line.variation_id),
                               "id_address_delivery": delivery, "quantity": line.quantity}) for line in renewal.lines]
         cart = self._ws.post("carts", "cart", {
             "id_customer": first["id_customer"], "id_address_delivery": delivery,
@@ -230,7 +230,8 @@ class PrestaShopShop:
             unit = line.net_total.amount / line.quantity
             price = self._ws.post("specific_prices", "specific_price", {
                 "id_shop": 1, "id_cart": cart_id, "id_product": line.product_id,
-                "id_product_attribute": line.variation_id or 0, "id_currency": 0, "id_country": 0, "id_group": 0,
+                "id_product_attribute": _combination(line.variation_id), "id_currency": 0, "id_country": 0,
+                "id_group": 0,
                 "id_customer": first["id_customer"], "price": f"{unit:.6f}", "from_quantity": 1, "reduction": 0,
                 "reduction_tax": 0, "reduction_type": "amount", "from": "0000-00-00 00:00:00",
                 "to": "0000-00-00 00:00:00"})
@@ -240,7 +241,7 @@ class PrestaShopShop:
     def _cart_total(self, cart_id: int, currency: str) -> Money:
         """The cart's total with tax and shipping as validateOrder will compute it, from the module's signed read
         endpoint (the Webservice has no cart totals)."""
-        stamp = str(int(time.time()))
+        stamp = str(int(self._now().timestamp()))
         signature = "v1=" + hmac.new(self._secret.encode(), f"{stamp}.cart:{cart_id}".encode(),
                                      hashlib.sha256).hexdigest()
         try:
@@ -297,11 +298,16 @@ class PrestaShopShop:
         import json
         states = self._state_ids()
         currency = one(self._ws.get(f"currencies/{int(order['id_currency'])}"), "currency")["iso_code"]
+        cents = Decimal(1).scaleb(-currency_exponent(currency))
+
+        def line_total(row: Mapping[str, Any], price: str) -> str:
+            # Unit prices come with 6 decimals; the line is rounded to the currency, as PrestaShop shows it.
+            return str((Decimal(str(row.get(price) or 0)) * int(row["product_quantity"])).quantize(cents))
         customer = one(self._ws.get(f"customers/{int(order['id_customer'])}"), "customer")
         state = str(order.get("current_state") or "")
         body = {"event": "order.status_changed", "order": {
             "id": str(order["id"]), "reference": order.get("reference", ""), "cart_id": str(order.get("id_cart", "")),
-            "status": {"id": state, "name": state, "paid": bool(int(order.get("valid") or 0)),
+            "status": {"id": state, "name": self._state_name(state), "paid": bool(int(order.get("valid") or 0)),
                        "refunded": state == states.get("PS_OS_REFUND"),
                        "cancelled": state == states.get("PS_OS_CANCELED")},
             "renewal": order.get("module") == MODULE, "payment_module": order.get("module", ""),
@@ -314,11 +320,11 @@ class PrestaShopShop:
                        "variant_id": str(row.get("product_attribute_id") or 0),
                        "reference": row.get("product_reference", ""), "name": row.get("product_name", ""),
                        "quantity": int(row["product_quantity"]),
-                       "total": str(Decimal(str(row.get("unit_price_tax_incl") or 0)) * int(row["product_quantity"])),
-                       "total_net": str(Decimal(str(row.get("unit_price_tax_excl") or 0))
-                                        * int(row["product_quantity"]))}
+                       "total": line_total(row, "unit_price_tax_incl"),
+                       "total_net": line_total(row, "unit_price_tax_excl")}
                       for row in (order.get("associations") or {}).get("order_rows") or []],
-            "totals": {"total": order.get("total_paid_tax_incl") or order.get("total_paid") or "0"},
+            "totals": {"total": str(Decimal(str(order.get("total_paid_tax_incl") or order.get("total_paid") or 0))
+                                    .quantize(cents))},
             "modified_at": self._local(order.get("date_upd")),
         }}
         return parse_event_order(json.dumps(body).encode())
@@ -342,6 +348,12 @@ class PrestaShopShop:
             if not self._states.get(PAID_STATE):
                 raise ShopError("the shop did not say which order state means \"Payment accepted\" (PS_OS_PAYMENT)")
         return self._states
+
+    def _state_name(self, state: str) -> str:
+        if state not in self._state_names:
+            found = one(self._ws.get(f"order_states/{int(state)}"), "order_state") if state.isdigit() else {}
+            self._state_names[state] = _text(found.get("name")) or state
+        return self._state_names[state]
 
     def _zone(self) -> Any:
         from zoneinfo import ZoneInfo
@@ -388,6 +400,11 @@ class PrestaShopShop:
             action()
         except ShopError as error:
             log.warning("PrestaShop %s: could not %s: %s", self.url, what, error.detail)
+
+
+def _combination(variation_id: str | None) -> str:
+    """The combination id of a line's variant ("<product>:<combination>", see module_events), or 0."""
+    return variation_id.rpartition(":")[2] if variation_id else "0"
 
 
 def _payment_label(renewal: RenewalOrder) -> str:

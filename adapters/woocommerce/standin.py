@@ -37,6 +37,7 @@ from adapters.woocommerce.standin_wire import (
     JSON_CONTENT_TYPE, cart_token, invalid_params, oauth_signature, oauth_string_to_sign, parse_php_query, php_json,
     php_list, rest_error,
 )
+from bridge.clock import now_function
 from bridge.serving import RunningServer, serve_in_thread
 
 OAUTH_WINDOW_S = 15 * 60
@@ -54,16 +55,6 @@ NOCACHE_HEADERS = [
 ]
 ITEM_ALLOW = "GET, POST, PUT, PATCH, DELETE"
 COLLECTION_ALLOW = "GET, POST"
-
-
-def _as_clock(clock: Any) -> Callable[[], datetime]:
-    if clock is None:
-        return lambda: datetime.now(timezone.utc)
-    if callable(clock):
-        return clock
-    if hasattr(clock, "now"):
-        return clock.now
-    raise TypeError("clock must be a callable returning an aware datetime, or an object with .now()")
 
 
 @dataclass
@@ -141,7 +132,7 @@ class WooCommerceStandin:
         self._server = serve_in_thread(self._wsgi, port=port)
         self._port = self._server.port
         site = (site_url or f"http://127.0.0.1:{self._port}").rstrip("/")
-        self._shop = ShopState(site, _as_clock(clock), self._emit, site_name=self._site_name,
+        self._shop = ShopState(site, now_function(clock), self._emit, site_name=self._site_name,
                                first_post_id=self._first_post_id)
         self._hub = WebhookHub(self._shop, delay_s=self._delivery_delay_s, enforce_safe_urls=self._enforce_safe_urls)
         self._keys = {consumer_key: (consumer_secret, permissions)}

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,16 +19,17 @@ def run_demo(instance: Path, *args: str, timeout: float = 90.0, **env: str) -> s
                           text=True, timeout=timeout, env={**clean, "ABONNE_INSTANCE_PATH": str(instance), **env})
 
 
-def test_the_demo_walks_one_customer_through_a_year_with_a_decline_and_a_recovery(tmp_path: Path):
+@pytest.mark.parametrize("platform", ["woocommerce", "prestashop"])
+def test_the_demo_walks_one_customer_through_a_year_with_a_decline_and_a_recovery(tmp_path: Path, platform: str):
     owner_database = tmp_path / "owner.db"
     result = run_demo(tmp_path, "--exit", "--fast", "--port", "0", "--password", "demo-password-1",
-                      ABONNE_DATABASE_URL=f"sqlite:///{owner_database}")
+                      "--platform", platform, ABONNE_DATABASE_URL=f"sqlite:///{owner_database}")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for step in ("A fresh demo instance in", "abonne is serving http://127.0.0.1:", "The myPOS gateway is set up",
                  "The shop is connected as shop 1", "An admin password is set",
                  "Maria Ivanova orders 'Coffee Club Monthly' in the shop", "created agreement 1 (awaiting card)",
-                 "carries her pay link: http://127.0.0.1:", "pays 19.90 EUR on the myPOS hosted page",
+                 "gives her the pay link: http://127.0.0.1:", "pays 19.90 EUR on the myPOS hosted page",
                  "agreement 1 is active", "asks Maria for a new card ahead of time", "month 6 DECLINED",
                  "the card has expired", "asks Maria to update her card: http://127.0.0.1:",
                  "month 6 is paid at once, agreement active again", "month 12 renewed",

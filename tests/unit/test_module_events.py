@@ -121,3 +121,10 @@ def test_refunds_and_cancellations_end_the_order_and_renewals_are_marked():
                                                                     "total_refunded": "28.51"}))
     assert (partial.state, whole.state) == (OrderState.OPEN, OrderState.REFUNDED)
     assert parse_event_order(order_event(renewal=True)).own_renewal is True
+
+
+def test_a_variant_is_named_with_its_product_so_it_cannot_pass_for_another_product():
+    """PrestaShop numbers combinations apart from products: combination 28 of product 16 is not product 28."""
+    line = json.loads(order_event())["order"]["lines"][0] | {"product_id": "16", "variant_id": "28"}
+    order = parse_event_order(order_event(lines=[line]))
+    assert (order.lines[0].product_id, order.lines[0].variation_id) == ("16", "16:28")
