@@ -10,6 +10,7 @@ import json
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
+from urllib.parse import urlencode
 
 from bridge.domain.money import Money
 from bridge.ports import Address, OrderLine, OrderState, ShopOrder, ShopWebhook, WebhookKind, WebhookRejected
@@ -171,3 +172,11 @@ def _time(value: Any) -> datetime | None:
     if moment.tzinfo is None:
         raise ValueError(f"times need their offset, got {value!r}")
     return moment
+
+
+def sign_read(secret: str, timestamp: int, call: str, params: Mapping[str, Any]) -> str:
+    """X-Abonne-Signature of abonne's signed read (README, "Reads from abonne"): over the timestamp, the call and
+    the other parameters sorted by name and form-encoded, as PHP's http_build_query encodes them after ksort."""
+    query = urlencode(sorted((str(k), str(v)) for k, v in params.items()))
+    digest = hmac.new(secret.encode(), f"{timestamp}.{call}:{query}".encode(), hashlib.sha256).hexdigest()
+    return f"v1={digest}"

@@ -11,7 +11,6 @@ myPOS transaction id on its payment, and a private note.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import re
 from datetime import datetime, timedelta, timezone
@@ -20,7 +19,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import requests
 
-from adapters.module_events import parse_event_order, verify_event
+from adapters.module_events import parse_event_order, sign_read, verify_event
 from adapters.prestashop.webservice import Webservice, WebserviceError, listed, one
 from bridge.domain.money import Money, currency_exponent
 from bridge.ports import (
@@ -241,13 +240,12 @@ class PrestaShopShop:
     def _cart_total(self, cart_id: int, currency: str) -> Money:
         """The cart's total with tax and shipping as validateOrder will compute it, from the module's signed read
         endpoint (the Webservice has no cart totals)."""
-        stamp = str(int(self._now().timestamp()))
-        signature = "v1=" + hmac.new(self._secret.encode(), f"{stamp}.cart:{cart_id}".encode(),
-                                     hashlib.sha256).hexdigest()
+        stamp = int(self._now().timestamp())
+        signature = sign_read(self._secret, stamp, "cart", {"id_cart": cart_id})
         try:
             response = requests.get(f"{self.url}/index.php", timeout=(5, 30), params={
                 "fc": "module", "module": MODULE, "controller": "cart", "id_cart": cart_id},
-                headers={"X-Abonne-Timestamp": stamp, "X-Abonne-Signature": signature})
+                headers={"X-Abonne-Timestamp": str(stamp), "X-Abonne-Signature": signature})
         except requests.RequestException as error:
             raise ShopError(f"cannot read cart {cart_id}'s total from the abonne module: {error}",
                             retryable=True) from None

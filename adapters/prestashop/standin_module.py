@@ -14,7 +14,6 @@ index.php?fc=module&module=abonne&controller=cart.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import secrets
@@ -26,7 +25,7 @@ from typing import Any, Mapping
 
 import requests
 
-from adapters.module_events import signed_headers
+from adapters.module_events import sign_read, signed_headers
 from adapters.prestashop.standin_shop import PS_OS_CANCELED, PS_OS_REFUND, ShopState, decimal, round2
 
 FIRST_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
@@ -162,7 +161,7 @@ def cart_answer(shop: ShopState, secret: str, headers: Mapping[str, str], id_car
     given = headers.get("x-abonne-signature", "")
     if not secret or not stamp or not (stamp.isascii() and stamp.isdigit()):
         return 401, {"ok": False, "error": "signature_missing", "detail": "a signed request is needed"}
-    expected = "v1=" + hmac.new(secret.encode(), f"{stamp}.cart:{cart_id}".encode(), hashlib.sha256).hexdigest()
+    expected = sign_read(secret, int(stamp), "cart", {"id_cart": cart_id})
     if not hmac.compare_digest(expected, given):
         return 401, {"ok": False, "error": "signature_mismatch",
                      "detail": "the signature does not match this shop's abonne secret"}

@@ -14,6 +14,7 @@ import requests
 from bridge.ports import ShopError
 
 CONNECT_TIMEOUT = 5.0
+_KEY = re.compile(r"[A-Za-z0-9]{32}")
 
 
 class WebserviceError(ShopError):
@@ -70,6 +71,9 @@ class Webservice:
 
     def _send(self, method: str, resource: str, params: dict[str, Any], body: bytes | None,
               json_out: bool = True) -> requests.Response:
+        if not _KEY.fullmatch(self._key):  # PrestaShop's own check (code 18), before it could reach the wire
+            raise WebserviceError("the Webservice key must be 32 letters and digits, as PrestaShop generates it",
+                                  status=None)
         if json_out:
             params.setdefault("output_format", "JSON")
         headers = {"Content-Type": "application/xml; charset=utf-8"} if body is not None else {}

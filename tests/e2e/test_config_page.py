@@ -71,6 +71,8 @@ def test_first_run_from_an_empty_install_to_a_running_subscription_using_only_th
     # 2. The shop: a wrong secret is explained and nothing is saved; the right keys connect it.
     nav(page, "Dashboard")
     page.get_by_role("link", name="Connect a shop").click()
+    page.select_option("#platform-pick", "woocommerce")
+    page.get_by_role("button", name="Choose").click()
     page.fill("#f-url", woo.url)
     page.fill("#f-consumer_key", CK)
     page.fill("#f-consumer_secret", "cs_typo")

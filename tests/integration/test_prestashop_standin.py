@@ -7,8 +7,6 @@ error cases of §5 an adapter can hit, and the module's signed events with their
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import xml.etree.ElementTree as ET
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from adapters.module_events import parse_event_order, verify_event
+from adapters.module_events import parse_event_order, sign_read, verify_event
 from adapters.prestashop import PrestaShopShop
 from adapters.prestashop.standin import PrestaShopStandin
 from bridge.clock import SettableClock
@@ -736,7 +734,7 @@ def cart_read(standin, cart, secret: str = SECRET, stamp: int | None = None, sig
     """abonne's signed read of a cart's total, as adapters/prestashop asks for it."""
     stamp = int(standin.shop.clock().timestamp()) if stamp is None else stamp
     if signature is None:
-        signature = "v1=" + hmac.new(secret.encode(), f"{stamp}.cart:{cart}".encode(), hashlib.sha256).hexdigest()
+        signature = sign_read(secret, int(stamp), "cart", {"id_cart": cart})
     sent = {"X-Abonne-Timestamp": str(stamp), "X-Abonne-Signature": signature} if headers is None else headers
     return requests.get(standin.url + "index.php", params={"fc": "module", "module": "abonne", "controller": "cart",
                                                            "id_cart": cart}, headers=sent, timeout=10)

@@ -1,7 +1,8 @@
 <?php
 /**
  * abonne's signed read of a cart's total: GET index.php?fc=module&module=abonne&controller=cart&id_cart=N with
- * X-Abonne-Timestamp and X-Abonne-Signature: v1=<hex HMAC-SHA256(secret, timestamp + ".cart:" + N)>.
+ * X-Abonne-Timestamp and X-Abonne-Signature: v1=<hex HMAC-SHA256(secret, timestamp + ".cart:id_cart=" + N)>
+ * (abonne's README, "Reads from abonne": the call, then the other parameters sorted and form-encoded).
  *
  * The Webservice has no cart totals, and an order whose total_paid differs from the cart's total lands in
  * "Payment error" with the payment booked anyway; so abonne asks here, before it creates a renewal order, what
@@ -26,7 +27,7 @@ class AbonneCartModuleFrontController extends AbonneMachineController
         if ($secret === '' || $stamp === '' || !ctype_digit($stamp)) {
             $this->answer(401, ['ok' => false, 'error' => 'signature_missing', 'detail' => 'a signed request is needed']);
         }
-        $expected = 'v1=' . hash_hmac('sha256', $stamp . '.cart:' . $idCart, $secret);
+        $expected = 'v1=' . hash_hmac('sha256', $stamp . '.cart:' . http_build_query(['id_cart' => $idCart]), $secret);
         if (!hash_equals($expected, $given)) {
             $this->answer(401, ['ok' => false, 'error' => 'signature_mismatch', 'detail' => 'the signature does not match this shop\'s abonne secret']);
         }
