@@ -39,9 +39,11 @@ php:
 test: $(BIN)/abonne browser php
 	$(BIN)/python -m pytest -q
 
-# The shop-side modules as shops install them: dist/abonne-prestashop.zip (Modules > Upload a module).
+# The shop-side modules as shops install them: dist/abonne-prestashop.zip (Modules > Upload a module) and
+# dist/opencart-3/abonne.ocmod.zip, dist/opencart-4/abonne.ocmod.zip (Extensions > Installer; keep the file name).
 modules: $(BIN)/abonne
 	$(BIN)/python adapters/prestashop/module/build.py
+	$(BIN)/python adapters/opencart/extension/build.py
 
 # The shop scenarios against the real shops named by ABONNE_REAL_* settings (README, "Real shops"); none is an error.
 test-real: $(BIN)/abonne

@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from bridge.domain.money import Money
 from bridge.ports import Address, OrderLine, OrderState, ShopOrder, ShopWebhook, WebhookKind, WebhookRejected
@@ -174,9 +174,15 @@ def _time(value: Any) -> datetime | None:
     return moment
 
 
+def php_query(pairs: Any) -> str:
+    """PHP's http_build_query of flat pairs: urlencode's `+` for spaces and `%7E` for `~`."""
+    return "&".join(f"{quote_plus(k, safe='').replace('~', '%7E')}={quote_plus(v, safe='').replace('~', '%7E')}"
+                    for k, v in pairs)
+
+
 def sign_read(secret: str, timestamp: int, call: str, params: Mapping[str, Any]) -> str:
     """X-Abonne-Signature of abonne's signed read (README, "Reads from abonne"): over the timestamp, the call and
     the other parameters sorted by name and form-encoded, as PHP's http_build_query encodes them after ksort."""
-    query = urlencode(sorted((str(k), str(v)) for k, v in params.items()))
+    query = php_query(sorted((str(k), str(v)) for k, v in params.items()))
     digest = hmac.new(secret.encode(), f"{timestamp}.{call}:{query}".encode(), hashlib.sha256).hexdigest()
     return f"v1={digest}"

@@ -6,6 +6,7 @@ import logging
 from flask import Flask
 
 from adapters.mypos.gateway import MyPosGateway
+from adapters.opencart import OpenCartShop
 from adapters.prestashop import PrestaShopShop
 from adapters.woocommerce import WooCommerceShop
 from bridge.clock import Clock, SystemClock
@@ -15,7 +16,7 @@ from bridge.ports import Registry
 from bridge.store.db import Database
 from bridge.vault import LinkSigner, Vault
 
-REGISTRY = Registry(shops={WooCommerceShop.platform: WooCommerceShop, PrestaShopShop.platform: PrestaShopShop},
+REGISTRY = Registry(shops={shop.platform: shop for shop in (WooCommerceShop, PrestaShopShop, OpenCartShop)},
                     gateway=MyPosGateway)
 
 

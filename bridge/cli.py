@@ -186,7 +186,7 @@ def shop() -> None:
 
 
 @shop.command("add")
-@click.option("--platform", required=True, help="woocommerce or prestashop")
+@click.option("--platform", required=True, help="woocommerce, prestashop or opencart")
 @click.option("--name", default="", help="A name for people; defaults to the URL.")
 @click.option("--register-webhooks", is_flag=True,
               help="Create the shop's order webhooks through its API (abonne must be reachable at its public URL).")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ElementTree
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Mapping
 
 import requests
@@ -29,9 +30,8 @@ class Webservice:
         self._key = key
         self._timeout = (CONNECT_TIMEOUT, timeout)
         self._session = requests.Session()
-        self._session.trust_env = True
         # The webservice sets a front-office cookie on some writes; a client that kept it would act as a visitor.
-        self._session.cookies.set_policy(_NoCookies())
+        self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
     def get(self, resource: str, params: Mapping[str, Any] | None = None) -> Any:
         return self._call("GET", resource, params=params)
@@ -181,22 +181,3 @@ def _snippet(text: str) -> str:
 def _reason(error: Exception) -> str:
     text = str(error)
     return "connection refused" if "refused" in text.lower() else _snippet(text)[:120]
-
-
-class _NoCookies:
-    """A cookie policy that accepts none."""
-
-    netscape = True
-    rfc2965 = hide_cookie2 = False
-
-    def set_ok(self, cookie: Any, request: Any) -> bool:
-        return False
-
-    def return_ok(self, cookie: Any, request: Any) -> bool:
-        return False
-
-    def domain_return_ok(self, domain: str, request: Any) -> bool:
-        return False
-
-    def path_return_ok(self, path: str, request: Any) -> bool:
-        return False

@@ -137,7 +137,7 @@ def test_an_owner_sets_up_gateway_shop_and_plan_through_the_api_and_a_customer_s
     assert invalid.status_code == 422
     assert {"settings.url", "settings.consumer_key", "settings.webhook_secret"} <= set(invalid.json()["fields"])
     assert api.post("/shops", json={"platform": "shopify", "settings": settings}).json()["fields"] == {
-        "platform": ["must be one of: prestashop, woocommerce"]}
+        "platform": ["must be one of: opencart, prestashop, woocommerce"]}
     assert api.post("/shops", json={"platform": "prestashop", "settings": settings}).json()["fields"] == {
         "settings.consumer_key": ["Unknown field."], "settings.consumer_secret": ["Unknown field."],
         "settings.webservice_key": ["Missing data for required field."]}

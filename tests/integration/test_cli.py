@@ -42,7 +42,7 @@ def test_shop_add_prints_the_id_and_the_webhook_url_and_keeps_secrets_encrypted(
      "consumer-secret is required"),
     (["--platform", "woocommerce", "--url", "shop.test", "--consumer-key", CK, "--consumer-secret", CS,
       "--webhook-secret", "s"], "url must be an http:// or https:// URL"),
-    (["--platform", "shopify", "--url", "http://shop.test"], "platform must be one of prestashop, woocommerce"),
+    (["--platform", "shopify", "--url", "http://shop.test"], "platform must be one of opencart, prestashop, woocommerce"),
 ])
 def test_shop_add_refuses_bad_input_and_writes_nothing(abonne, args, message):
     result = abonne.cli("shop", "add", *args)

@@ -1,0 +1,517 @@
+"""A stand-in OpenCart shop with abonne's extension installed, over real HTTP on a free loopback port.
+
+    standin = OpenCartStandin()
+    shop = standin.start(version="4.1", api_key=KEY, clock=clock)       # shop.url == "http://127.0.0.1:PORT/"
+    jane = standin.add_customer("jane@example.com", "Jane", "Roaster", customer_id=1)
+    standin.add_address(jane, "1 Bean Street", "New York", "10001")      # country 223, zone 3655
+    club = standin.add_product("Coffee Club Monthly", "19.90", "COFFEE-M", product_id=100)
+    standin.connect_extension("http://127.0.0.1:8000", shop_id=1, secret="...")
+    order_id = standin.place_order(jane, [(club, 1)])                   # status 1, event order.created
+    standin.flush_events()
+    standin.stop()
+
+Versions: "4.1" (4.1.0.4: `index.php?route=api/order&call=...`, HMAC-signed, stateless) and "3.0" (3.0.5.1:
+`api/login` then `api_token`). The API user is `api_username` with `api_key`; its IP whitelist (oc_api_ip) is
+127.0.0.1 unless `set_allowed_ips()` changes it. Reads of abonne's extension: 4.x
+`index.php?route=extension/abonne/module/abonne.read&call=...`, 3.0 `route=extension/module/abonne/read`.
+
+Captured (tests/fixtures/opencart-4.1.0.4, opencart-3.0.5.1, OPENCART.md): the 4.1 signature and its gate (one 403
+body for every refusal, a ±450 s window, the Host header, the X-Forwarded-For spoof of the IP whitelist), the calls'
+answers and error bodies, the hidden status-0 order and duplicate orders of confirm, the store-address tax of 4.1
+(S1), the leaked storefront cart rows (S2), 3.0's `[]` for a wrong key, its REMOTE_ADDR-only whitelist, session
+expiry, unvalidated array cart/add, order/add clearing the cart and order/edit not, and the response headers.
+Not captured, and marked where made: errors of calls no capture shows failing, other countries' ids, the 404 page
+bodies, and everything about the extension beyond the README contract and its PHP library.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import string
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from http import HTTPStatus
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import parse_qsl, unquote
+from zoneinfo import ZoneInfo
+
+from waitress.server import create_server
+
+from adapters.opencart.standin_api import PERMISSION_30, PERMISSION_41, Api30, Api41, storefront_payment
+from adapters.opencart.standin_extension import (
+    DEFAULT_CANCELLED, DEFAULT_PAID, DEFAULT_REFUNDED, PLATFORM_VERSIONS, ExtensionEvents, SentEvent, Settings,
+    encode, read_answer,
+)
+from adapters.opencart.standin_shop import (
+    COUNTRIES, FLAT, ZONES, Line, ShopState, empty_address, money, php_int, to_decimal,
+)
+from adapters.opencart.standin_wire import api_signature, clean, parse_str, php_json, signing_string
+from bridge.clock import now_function
+from bridge.serving import RunningServer
+
+READ_ROUTES = {"4.1": "extension/abonne/module/abonne.read", "3.0": "extension/module/abonne/read"}
+TIME_WINDOW_S = 450  # startup/api.php (4.1.0.4): errors/05 (451 s) refused, errors/06 (440 s) accepted
+# oc_get_ip(): these headers win over REMOTE_ADDR, so the 4.1 whitelist can be spoofed (S5, errors/11).
+IP_HEADERS = ("cf-connecting-ip", "x-forwarded-for", "x-real-ip", "x-client-ip", "client-ip", "x-cluster-client-ip")
+PHP_HEADERS = [("X-Powered-By", "PHP/8.2.36"), ("Expires", "Thu, 19 Nov 1981 08:52:00 GMT"),
+               ("Cache-Control", "no-store, no-cache, must-revalidate, post-check=0, pre-check=0"),
+               ("Pragma", "no-cache")]
+CORS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Credentials", "true"),
+        ("Access-Control-Max-Age", "1000"),
+        ("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Origin, Cache-Control, Pragma, "
+                                         "Authorization, Accept, Accept-Encoding"),
+        ("Access-Control-Allow-Methods", "PUT, POST, GET, OPTIONS, DELETE")]
+JSON = "application/json"
+HTML = "text/html; charset=utf-8"
+NOT_FOUND_PAGE = (b"<!DOCTYPE html>\n<html dir=\"ltr\" lang=\"en\">\n<head>\n<meta charset=\"UTF-8\" />\n"
+                  b"<title>The page you requested cannot be found!</title>\n</head>\n<body>\n"
+                  b"<h1>Page Not Found!</h1>\n<p>The page you requested cannot be found.</p>\n</body>\n</html>\n")
+
+
+@dataclass
+class RunningShop:
+    """What `start()` returns: the shop URL (trailing slash), the API user and the version served."""
+
+    url: str
+    api_username: str
+    api_key: str
+    version: str
+    standin: "OpenCartStandin"
+
+    @property
+    def host(self) -> str:
+        """The Host header a client sends, which the 4.1 signature covers byte for byte."""
+        return self.url.split("//", 1)[1].rstrip("/")
+
+    def stop(self) -> None:
+        self.standin.stop()
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]]
+
+
+class _Request:
+    def __init__(self, environ: Mapping[str, Any]):
+        self.method = environ["REQUEST_METHOD"].upper()
+        self.path = unquote(environ.get("PATH_INFO", "/"))
+        self.pairs = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        self.params = dict(self.pairs)
+        self.headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        self.remote_addr = environ.get("REMOTE_ADDR", "")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        form = environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+        self.post = clean(parse_str(body.decode("utf-8", "replace"))) if form and self.method == "POST" else {}
+        self.cookies = dict(part.strip().partition("=")[::2] for part in self.headers.get("cookie", "").split(";")
+                            if "=" in part)
+
+    @property
+    def client_ip(self) -> str:
+        return next((self.headers[h] for h in IP_HEADERS if self.headers.get(h)), self.remote_addr)
+
+
+class OpenCartStandin:
+    """An OpenCart shop on a free local port, with abonne's extension. Thread-safe; every method may be called
+    from tests."""
+
+    def __init__(self, event_timeout_s: float = 3.0, timezone: str = "UTC"):
+        """`timezone` is config_timezone: the shop stores and shows its dates in this zone's local time."""
+        self._event_timeout_s = event_timeout_s
+        self._timezone = timezone
+        self._server: RunningServer | None = None
+        self._port = 0
+        self._shop: ShopState | None = None
+        self._events: ExtensionEvents | None = None
+        self._api41: Api41 | None = None
+        self._api30: Api30 | None = None
+        self._version = ""
+        self._username = ""
+        self._key = ""
+        self._allowed_ips = {"127.0.0.1"}
+        self._installed = True
+        self._forced: tuple[int, bytes, str] | None = None
+        self._slow_s = 0.0
+        self._late_s = 0.0
+        self._switch_lock = threading.Lock()
+
+    # ================================================================== lifecycle
+
+    def start(self, version: str = "4.1", api_username: str = "Default", api_key: str | None = None,
+              clock: Any = None, port: int = 0) -> RunningShop:
+        """Serve on 127.0.0.1 (port 0: a free one). `api_key`: the oc_api key (default: 256 random characters, as
+        the installer makes). `clock`: callable -> aware UTC datetime, or an object with .now()."""
+        if version not in PLATFORM_VERSIONS:
+            # 4.0.x (api/account/login + api/sale/*) is described in the reference but not modelled.
+            raise ValueError(f"version must be one of {', '.join(PLATFORM_VERSIONS)}, got {version!r}")
+        if self._server is not None:
+            raise RuntimeError("this stand-in is already running")
+        self._version = version
+        self._username = api_username
+        alphabet = string.ascii_letters + string.digits
+        self._key = api_key if api_key is not None else "".join(secrets.choice(alphabet) for _ in range(256))
+        self._server = _serve(self._wsgi, port)
+        self._port = self._server.port
+        self._shop = ShopState(now_function(clock), self.url, PLATFORM_VERSIONS[version], ZoneInfo(self._timezone))
+        self._events = ExtensionEvents(self._shop, PLATFORM_VERSIONS[version])
+        self._shop.on_history = self._history_changed
+        self._events.start()
+        self._api41 = Api41(self._shop, lambda: self._installed)
+        self._api30 = Api30(self._shop, api_username, self._key, lambda: set(self._allowed_ips))
+        return RunningShop(self.url, api_username, self._key, version, self)
+
+    def stop(self) -> None:
+        if self._events is not None:
+            self._events.stop()
+        with self._switch_lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/"
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def shop(self) -> ShopState:
+        if self._shop is None:
+            raise RuntimeError("start() the stand-in first")
+        return self._shop
+
+    def set_allowed_ips(self, ips: Iterable[str]) -> None:
+        """oc_api_ip of the API user (System > Users > API > IP Addresses). 3.0 checks it on every call (09)."""
+        self._allowed_ips = set(ips)
+
+    # ================================================================== seeding (the owner's catalogue)
+
+    def add_customer(self, email: str, first_name: str, last_name: str, telephone: str = "5551234567",
+                     customer_id: int | None = None) -> int:
+        with self.shop.lock:
+            return self.shop.add_customer(email, first_name, last_name, telephone, customer_id)["customer_id"]
+
+    def add_address(self, customer_id: int, address_1: str, city: str, postcode: str, country_id: int = 223,
+                    zone_id: int = 3655, first_name: str | None = None, last_name: str | None = None,
+                    company: str = "", address_2: str = "") -> int:
+        """An address book entry; the first one is the customer's default. Countries: 223 US, 222 UK, 103 IE, 81 DE;
+        zones: 3655 New York, 3624 California, 3563 Greater London."""
+        if country_id not in COUNTRIES or zone_id not in ZONES:
+            raise ValueError(f"the stand-in knows countries {sorted(COUNTRIES)} and zones {sorted(ZONES)}")
+        with self.shop.lock:
+            customer = self.shop.customers[customer_id]
+            return self.shop.add_address(customer_id, {
+                "firstname": first_name if first_name is not None else customer["firstname"],
+                "lastname": last_name if last_name is not None else customer["lastname"], "company": company,
+                "address_1": address_1, "address_2": address_2, "city": city, "postcode": postcode,
+                "country_id": country_id, "zone_id": zone_id})["address_id"]
+
+    def add_product(self, name: str, price: Any, model: str, tax_class_id: int = 0, quantity: int = 1000,
+                    product_id: int | None = None, shipping: bool = True, weight: Any = "1",
+                    minimum: int = 1, description: str = "") -> int:
+        """A product at this price without tax. tax_class_id 9 ("Taxable Goods") is taxed in the UK only."""
+        with self.shop.lock:
+            row = self.shop.add_product(name, to_decimal(price), model, tax_class_id, quantity, product_id,
+                                        shipping, to_decimal(weight), minimum)
+            row["description"] = description
+            return row["product_id"]
+
+    # ================================================================== abonne's extension
+
+    def connect_extension(self, bridge_url: str, shop_id: int | str, secret: str,
+                          paid: Iterable[int] = DEFAULT_PAID, refunded: Iterable[int] = DEFAULT_REFUNDED,
+                          cancelled: Iterable[int] = DEFAULT_CANCELLED) -> None:
+        """The extension's settings: events go to {bridge_url}/webhooks/opencart/{shop_id}, signed with secret;
+        which order status ids mean paid, refunded and cancelled."""
+        url = f"{bridge_url.rstrip('/')}/webhooks/opencart/{shop_id}"
+        self._outbox.settings = Settings(url, secret, self._event_timeout_s, frozenset(paid), frozenset(refunded),
+                                         frozenset(cancelled))
+
+    def disconnect_extension(self) -> None:
+        self._outbox.settings = None
+
+    def set_extension_installed(self, installed: bool) -> None:
+        """Uninstalled: no events, the read route is a 404, and API calls leak cart rows again (S2)."""
+        self._installed = installed
+
+    def ping_extension(self) -> SentEvent:
+        """The settings page's "Test connection": one synchronous signed ping."""
+        return self._outbox.ping()
+
+    def flush_events(self, timeout: float = 5.0) -> bool:
+        """Wait until every event that is due now has been tried. False if that took longer than `timeout`."""
+        return self._outbox.flush(timeout)
+
+    def resend_due(self) -> list[SentEvent]:
+        """The extension's cron: resend the queued events whose backoff has passed on the stand-in's clock."""
+        return self._outbox.resend_due()
+
+    @property
+    def events(self) -> list[SentEvent]:
+        """Every delivery attempt, in order, with the status abonne answered."""
+        with self._outbox._cond:
+            return list(self._outbox.sent)
+
+    @property
+    def queued_events(self) -> list[dict[str, Any]]:
+        with self._outbox._cond:
+            return [{"event": q.event, "order_id": q.order_id, "attempts": q.attempts, "next_at": q.next_at,
+                     "created_at": q.created_at} for q in self._outbox.queue]
+
+    @property
+    def given_up_events(self) -> list[dict[str, Any]]:
+        with self._outbox._cond:
+            return [{"event": q.event, "order_id": q.order_id, "attempts": q.attempts} for q in self._outbox.given_up]
+
+    @property
+    def _outbox(self) -> ExtensionEvents:
+        if self._events is None:
+            raise RuntimeError("start() the stand-in first")
+        return self._events
+
+    def _history_changed(self, order: Mapping[str, Any], old: int, new: int, source: str) -> None:
+        if self._installed:
+            self._outbox.history_changed(order, old, new, source)
+
+    # ================================================================== customers' and owner's actions
+
+    def place_order(self, customer_id: int, lines: Iterable[tuple[int, int]], payment_code: str = "cod",
+                    status_id: int = 1, comment: str = "") -> int:
+        """A storefront checkout on the customer's default address: addOrder (status 0), then the payment
+        extension's addHistory to `status_id`, which fires order.created. Tax follows the customer's address, not
+        the store's (storefront_checkout_cod.jsonl: 24.90 in New York). Returns the order id."""
+        with self.shop.lock:
+            shop = self.shop
+            customer = shop.customers[customer_id]
+            address = shop.addresses.get(customer["address_id"])
+            if address is None:
+                raise ValueError(f"customer {customer_id} has no address; add_address() first")
+            priced_lines = [Line(shop.products[p], q) for p, q in lines]
+            required = any(line.product["shipping"] for line in priced_lines)
+            priced = shop.price(priced_lines, dict(FLAT) if required else None, address["country_id"])
+            data: dict[str, Any] = {
+                "customer_id": customer_id, "customer_group_id": customer["customer_group_id"],
+                **{k: customer[k] for k in ("firstname", "lastname", "email", "telephone")},
+                "comment": clean(comment), "ip": "127.0.0.1", "user_agent": "Mozilla/5.0 (stand-in storefront)",
+                **storefront_payment(self._version, payment_code),
+                "shipping_method": "", "shipping_code": "",
+            }
+            for prefix in ("payment", "shipping"):
+                data.update(empty_address(prefix))
+            # 4.x with config_checkout_payment_address off leaves the payment address empty (the captured
+            # storefront order); 3.0 always asks for it.
+            prefixes = [] if self._version.startswith("4") else ["payment"]
+            prefixes += ["shipping"] if required else []
+            for prefix in prefixes:
+                data[f"{prefix}_address_id"] = address["address_id"]
+                for name in ("firstname", "lastname", "company", "address_1", "address_2", "city", "postcode",
+                             "country_id", "zone_id"):
+                    data[f"{prefix}_{name}"] = address[name]
+            if required:
+                text = money(shop.with_tax(FLAT["cost"], FLAT["tax_class_id"], address["country_id"]))
+                if self._version.startswith("4"):
+                    data["shipping_method"] = {"name": FLAT["title"], "code": FLAT["code"], "cost": "5.00",
+                                               "tax_class_id": "9", "text": text}
+                else:
+                    data["shipping_method"], data["shipping_code"] = FLAT["title"], FLAT["code"]
+            order = shop.create_order(data, priced)
+            shop.add_history(order, status_id, source="storefront")
+            return order["order_id"]
+
+    def set_order_status(self, order_id: int, status_id: int, comment: str = "", notify: bool = False) -> None:
+        """The owner changes the status in the back office: the catalog history call runs (4.1 in-process,
+        3.0 from the admin's browser), so order.status_changed fires."""
+        with self.shop.lock:
+            self.shop.add_history(self.shop.orders[order_id], status_id, clean(comment), notify, source="admin")
+
+    # ================================================================== observation
+
+    def order(self, order_id: int) -> dict[str, Any] | None:
+        """getOrder() of this version (4.x with products and totals), None when there is no such order."""
+        with self.shop.lock:
+            order = self.shop.orders.get(order_id)
+            return None if order is None else self.shop.get_order(order)
+
+    def order_history(self, order_id: int) -> list[dict[str, Any]]:
+        """oc_order_history rows of the order, oldest first (status ids as given, notify 0/1)."""
+        with self.shop.lock:
+            return [dict(row) for row in self.shop.history if row["order_id"] == order_id]
+
+    def storefront_cart(self, customer_id: int) -> list[dict[str, Any]]:
+        """The oc_cart rows the customer's next storefront login moves into her cart (S2)."""
+        with self.shop.lock:
+            return [dict(row) for row in self.shop.cart_rows if row["customer_id"] == customer_id]
+
+    def stock(self, product_id: int) -> int:
+        with self.shop.lock:
+            return self.shop.products[product_id]["quantity"]
+
+    # ================================================================== breakage switches
+
+    def expire_sessions(self) -> None:
+        """3.0: every api_token has been idle for more than an hour (errors/10); the next call is refused."""
+        with self.shop.lock:
+            if self._api30 is not None:
+                self._api30.expire_sessions()
+
+    def refuse_connections(self) -> None:
+        """Close the listening socket: clients get "connection refused" until `accept_connections()`."""
+        with self._switch_lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def accept_connections(self) -> None:
+        with self._switch_lock:
+            if self._server is None:
+                self._server = _serve(self._wsgi, self._port)
+
+    def answer(self, status: int = 503, body: bytes = b"<html><body><h1>503 Service Unavailable</h1></body></html>",
+               content_type: str = "text/html; charset=UTF-8") -> None:
+        """Answer every request with this, as a broken host or proxy would."""
+        self._forced = (status, body, content_type)
+
+    def slow_down(self, seconds: float) -> None:
+        """Wait this long before handling each request (0 to stop)."""
+        self._slow_s = seconds
+
+    def answer_late(self, seconds: float) -> None:
+        """Do each request's work at once, answer it this much later (0 to stop)."""
+        self._late_s = seconds
+
+    def behave_normally(self) -> None:
+        self._forced = None
+        self._slow_s = self._late_s = 0.0
+        self.accept_connections()
+
+    # ================================================================== HTTP
+
+    def _wsgi(self, environ: Mapping[str, Any], start_response: Callable) -> list[bytes]:
+        request = _Request(environ)
+        if self._slow_s:
+            time.sleep(self._slow_s)
+        if self._forced is not None:
+            status, body, content_type = self._forced
+            start_response(f"{status} {_reason(status)}", [("Content-Type", content_type)])
+            return [body]
+        answer = self._handle(request)
+        if self._late_s:
+            time.sleep(self._late_s)
+        start_response(f"{answer.status} {_reason(answer.status)}", answer.headers)
+        return [b"" if request.method == "HEAD" else answer.body]
+
+    def _handle(self, request: _Request) -> _Answer:
+        route = request.params.get("route", "")
+        if request.path not in ("/", "/index.php"):
+            return _Answer(404, NOT_FOUND_PAGE, [*PHP_HEADERS, ("Content-Type", HTML)])
+        if route == READ_ROUTES[self._version]:
+            return self._read(request)
+        with self.shop.lock:
+            if self._version == "4.1":
+                return self._api_41(request)
+            return self._api_30(request)
+
+    # ---------------------------------------------------------------- 4.1.0.4
+
+    def _cookies_41(self) -> list[tuple[str, str]]:
+        now = self.shop.clock()
+        day, month = now + timedelta(days=1), now + timedelta(days=30)
+        stamp = "%a, %d %b %Y %H:%M:%S GMT"
+        return [("Set-Cookie", f"OCSESSID={secrets.token_hex(13)}; expires={day.strftime(stamp)}; Max-Age=86400; "
+                               "path=/; HttpOnly; SameSite=Strict"),
+                ("Set-Cookie", f"currency=USD; expires={month.strftime(stamp)}; Max-Age=2592000; path=/; HttpOnly; "
+                               "SameSite=Lax")]
+
+    def _api_41(self, request: _Request) -> _Answer:
+        route = clean(request.params.get("route", "")).lower()
+        if not route.startswith("api/"):
+            return _Answer(404, NOT_FOUND_PAGE, [*PHP_HEADERS, ("Content-Type", HTML)])
+        if not self._gate_41(request, route):
+            # Every refusal is this one body, sent as text/html (errors/01-12).
+            return _Answer(403, php_json(PERMISSION_41),
+                           [*PHP_HEADERS, *self._cookies_41(), ("Content-Type", HTML), *CORS])
+        client = {"ip": request.client_ip, "user_agent": request.headers.get("user-agent", "")}
+        if route != "api/order":  # not captured: api/subscription passes the gate; the stand-in has no calls there
+            body: Any = {"error": "API call not found"}
+        else:
+            body = self._api41.call(clean(request.params.get("call", "")), request.post, client)
+        return _Answer(200, php_json(body), [*PHP_HEADERS, *self._cookies_41(), *CORS, ("Content-Type", JSON)])
+
+    def _gate_41(self, request: _Request, route: str) -> bool:
+        """catalog/controller/startup/api.php of 4.1.0.4."""
+        if route not in ("api/order", "api/subscription"):
+            return False
+        get = {k: clean(v) for k, v in request.params.items()}
+        names = ("call", "username", "store_id", "language", "currency", "time", "signature")
+        if any(name not in get for name in names):
+            return False
+        if get["username"] != self._username or request.client_ip not in self._allowed_ips:
+            return False
+        if abs(php_int(get["time"]) - int(self.shop.clock().timestamp())) > TIME_WINDOW_S:
+            return False
+        text = signing_string(route, get["call"], get["username"], request.headers.get("host", ""), "/",
+                              get["store_id"], get["language"], get["currency"], request.post, get["time"])
+        return hmac.compare_digest(api_signature(self._key, text).encode(), unquote(get["signature"]).encode())
+
+    # ---------------------------------------------------------------- 3.0.5.1
+
+    def _api_30(self, request: _Request) -> _Answer:
+        route = request.params.get("route", "")
+        headers = list(PHP_HEADERS)
+        # The browser session cookie is set when missing, and again by a login (errors/08); language and
+        # currency only when missing.
+        month = (self.shop.clock() + timedelta(days=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        if route == "api/login" or "OCSESSID" not in request.cookies:
+            headers.append(("Set-Cookie", f"OCSESSID={request.cookies.get('OCSESSID') or secrets.token_hex(13)}; "
+                                          "path=/"))
+        headers += [("Set-Cookie", f"{name}={value}; expires={month}; Max-Age=2592000; path=/")
+                    for name, value in (("language", "en-gb"), ("currency", "USD")) if name not in request.cookies]
+        api = self._api30
+        if route == "api/login":
+            body: Any = api.login(request.post, request.remote_addr)
+        elif route in Api30.ROUTES:
+            session = api.session(request.params.get("api_token", ""), request.remote_addr)
+            client = {"remote_addr": request.remote_addr, "user_agent": request.headers.get("user-agent", "")}
+            body = PERMISSION_30 if session is None else api.call(route, session, request.post, request.params,
+                                                                  client)
+        else:  # 63: an unknown route is the theme's 404 page
+            return _Answer(404, NOT_FOUND_PAGE, [*headers, ("Content-Type", HTML)])
+        return _Answer(200, php_json(body), [*headers, ("Content-Type", JSON)])
+
+    # ---------------------------------------------------------------- the extension's read
+
+    def _read(self, request: _Request) -> _Answer:
+        if not self._installed:  # not captured: no controller at that route
+            return _Answer(404, NOT_FOUND_PAGE, [*PHP_HEADERS, ("Content-Type", HTML)])
+        with self.shop.lock:
+            status, body = read_answer(self.shop, self._outbox.settings, request.headers, request.params)
+        return _Answer(status, encode(body), [*PHP_HEADERS, ("Content-Type", JSON)])
+
+
+def _serve(app: Callable, port: int) -> RunningServer:
+    """bridge.serving.serve_in_thread, but proxy headers reach the app: PHP sees X-Forwarded-For, and 4.1's
+    oc_get_ip() trusts it (S5), which serve_in_thread's clear_untrusted_proxy_headers would hide."""
+    server = create_server(app, host="127.0.0.1", port=port, threads=8, ident="Apache",
+                           clear_untrusted_proxy_headers=False)
+    bound = server.effective_port
+    thread = threading.Thread(target=server.run, name=f"opencart-standin:{bound}", daemon=True)
+    thread.start()
+    return RunningServer(url=f"http://127.0.0.1:{bound}", host="127.0.0.1", port=bound, _server=server,
+                         _thread=thread)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+__all__ = ["OpenCartStandin", "RunningShop", "SentEvent"]
