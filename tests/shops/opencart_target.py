@@ -1,0 +1,124 @@
+"""The OpenCart 4.1 target: the stand-in, or a real OpenCart 4.1 with abonne's extension installed.
+
+A real shop's extension is configured by hand once (bridge URL `http://127.0.0.1:<port>`, shop id 1, a signing
+secret, the default paid/refunded/cancelled statuses). First orders are entered the way the admin's order editor
+enters them, through the shop's own API (a signed `confirm`, cash on delivery, status Pending); what the customer
+reads in her account, the order history, is read from the shop's database (`mysql`), since OpenCart has no API
+that reads it.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+from adapters.opencart.api import Api41, as_pairs
+
+REAL_OPENCART_SCENARIO = ("ABONNE_REAL_OPENCART_URL", "ABONNE_REAL_OPENCART_API_USERNAME",
+                          "ABONNE_REAL_OPENCART_API_KEY", "ABONNE_REAL_OPENCART_EXTENSION_SECRET",
+                          "ABONNE_REAL_OPENCART_BRIDGE_PORT", "ABONNE_REAL_OPENCART_DATABASE",
+                          "ABONNE_REAL_OPENCART_PRODUCT_ID")
+PENDING, REFUNDED = 1, 11
+
+
+@dataclass
+class OpenCartTarget:
+    kind: str
+    url: str
+    username: str
+    key: str
+    secret: str
+    bridge_port: int | None = None
+    database: str = ""
+    product: int = 0
+    standin: Any = None
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def netloc(self) -> str:
+        parts = urlsplit(self.url)
+        return f"{parts.hostname}:{parts.port or 80}"
+
+    def shop_add_args(self) -> list[str]:
+        return ["--platform", "opencart", "--url", self.url, "--api-username", self.username, "--api-key", self.key,
+                "--webhook-secret", self.secret, "--oc-version", "4.1"]
+
+    def connect_extension(self, abonne_url: str, shop_id: int) -> None:
+        if self.standin is not None:
+            self.standin.connect_extension(abonne_url, shop_id, self.secret)
+            return
+        assert (abonne_url.rsplit(":", 1)[1], shop_id) == (str(self.bridge_port), 1), \
+            f"the real shop's extension sends to port {self.bridge_port}, shop 1; abonne is {abonne_url}, {shop_id}"
+
+    def subscription_product(self) -> int:
+        if self.standin is not None:
+            return self.standin.add_product("Coffee Club Monthly", "19.90", "COFFEE-M")
+        return self.product
+
+    def place_order(self, product_id: int) -> int:
+        if self.standin is not None:
+            customer = self.standin.add_customer("jane@example.com", "Jane", "Roaster")
+            self.standin.add_address(customer, "1 Bean Street", "New York", "10001")
+            return self.standin.place_order(customer, [(product_id, 1)], payment_code="cod", status_id=PENDING)
+        address = {"firstname": "Jane", "lastname": "Roaster", "company": "", "address_1": "1 Bean Street",
+                   "address_2": "", "city": "New York", "postcode": "10001", "country_id": "223", "zone_id": "3655"}
+        order = {"customer_id": "1", "customer_group_id": "1", "firstname": "Jane", "lastname": "Roaster",
+                 "email": "jane@example.com", "telephone": "5551234567",
+                 "product": [{"product_id": str(product_id), "quantity": "1"}],
+                 **{f"payment_{k}": v for k, v in address.items()}, **{f"shipping_{k}": v for k, v in address.items()},
+                 "shipping_method": {"name": "Free Shipping", "code": "free.free", "cost": "0.00", "tax_class_id": "-1"},
+                 "payment_method": {"name": "Cash On Delivery", "code": "cod.cod"}, "order_id": "0",
+                 "order_status_id": str(PENDING), "comment": ""}
+        return int(Api41(self.url, self.username, self.key).call("confirm", as_pairs(order))["order_id"])
+
+    def history(self, order_id: int) -> list[dict[str, str]]:
+        """The order's history as the customer reads it in her account: status, comment, whether she was mailed."""
+        if self.standin is not None:
+            return [{"status": str(h["order_status_id"]), "comment": str(h["comment"]), "notify": str(h["notify"])}
+                    for h in self.standin.order_history(order_id)]
+        rows = subprocess.run(["mysql", "-uroot", "-N", "-B", self.database, "-e",
+                               "SELECT order_status_id, notify, REPLACE(comment, '\\n', ' ') FROM oc_order_history "
+                               f"WHERE order_id = {int(order_id)} ORDER BY order_history_id"],
+                              capture_output=True, text=True, check=True).stdout.splitlines()
+        return [dict(zip(("status", "notify", "comment"), row.split("\t", 2))) for row in rows]
+
+    def renewal_orders(self, after: int) -> list[dict[str, str]]:
+        """Orders after `after` whose payment is abonne's (their history and totals as stored)."""
+        if self.standin is not None:
+            found = [self.standin.order(i) for i in range(after + 1, after + 50)]
+            return [{"order_id": str(o["order_id"]), "total": str(o["total"]), "status": str(o["order_status_id"]),
+                     "comment": o["comment"]} for o in found if o and o["payment_method"]["code"] == "abonne.card"]
+        rows = subprocess.run(["mysql", "-uroot", "-N", "-B", self.database, "-e",
+                               "SELECT order_id, total, order_status_id, comment FROM oc_order WHERE order_id > "
+                               f"{int(after)} AND payment_method LIKE '%abonne.card%' ORDER BY order_id"],
+                              capture_output=True, text=True, check=True).stdout.splitlines()
+        return [dict(zip(("order_id", "total", "status", "comment"), row.split("\t", 3))) for row in rows]
+
+    def set_status(self, order_id: int, status: int) -> None:
+        """The owner's status change in the admin (its order page calls the same API)."""
+        if self.standin is not None:
+            self.standin.set_order_status(order_id, status)
+            return
+        Api41(self.url, self.username, self.key).call("history_add", [
+            ("order_id", str(order_id)), ("order_status_id", str(status)), ("comment", ""), ("notify", "0"),
+            ("override", "0")])
+
+    def close(self) -> None:
+        for close in self.on_close:
+            close()
+
+
+def standin_opencart() -> OpenCartTarget:
+    from adapters.opencart.standin import OpenCartStandin
+    standin = OpenCartStandin()
+    running = standin.start(version="4.1")
+    return OpenCartTarget("stand-in", running.url, running.api_username, running.api_key, "standin-extension-secret",
+                          standin=standin, on_close=[standin.stop])
+
+
+def real_opencart(env: Mapping[str, str] = os.environ) -> OpenCartTarget:
+    url, username, key, secret, port, database, product = (env[name] for name in REAL_OPENCART_SCENARIO)
+    return OpenCartTarget("real", url, username, key, secret, bridge_port=int(port), database=database,
+                          product=int(product))
