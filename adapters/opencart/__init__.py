@@ -25,6 +25,7 @@ from bridge.ports import (
 )
 
 PAYMENT_CODE, PAYMENT_NAME = "abonne.card", "Card on file, myPOS"
+PAYMENT_CODE_30 = "abonne"  # 3.0 names a payment method by its extension code
 # A zero-cost line with no tax class: OpenCart checks these with empty(), so "0" would read as missing.
 SHIPPING = {"name": "Subscription renewal", "code": "abonne.renewal", "cost": "0.00", "tax_class_id": "-1"}
 READ_ROUTES = {"4": "extension/abonne/module/abonne.read", "3": "extension/module/abonne/read"}
@@ -103,12 +104,17 @@ class OpenCartShop:
     def version(self) -> str:
         """3.0, 4.0 or 4.1: as set, or as the extension says (one read, then remembered)."""
         if self._version is None:
-            for route in (READ_ROUTES["4"], READ_ROUTES["3"]):
+            for major, route in (("4", READ_ROUTES["4"]), ("3", READ_ROUTES["3"])):
                 try:
                     data, _ = self._read_at(route, "orders", {"limit": "1", "modified_since": self._now().isoformat()})
                 except ShopError:
                     continue
-                self._version = ".".join(str(data.get("platform_version") or "4.1").split(".")[:2])
+                # The route that answered tells the major version; 4.0 and 4.1 share it, the answer tells which.
+                said = str(data.get("platform_version") or "")
+                if said.startswith(major):
+                    self._version = ".".join(said.split(".")[:2])
+                else:  # an answer that does not say: the route's own version (4.1 for OpenCart 4's route)
+                    self._version = "3.0" if major == "3" else "4.1"
                 break
             else:
                 raise ShopError("the abonne extension answers at neither OpenCart 3 nor OpenCart 4's route: install "
@@ -162,7 +168,8 @@ class OpenCartShop:
 
     def _api41(self) -> Api41:
         if self.version() != "4.1":
-            raise ShopError(f"renewal orders through OpenCart {self.version()}'s API are not built yet (4.1 is)")
+            raise ShopError(f"renewal orders through OpenCart {self.version()}'s API are not built yet (4.1 and 3.0 "
+                            "are)")
         return Api41(self.url, self._username, self._key, self._timeout, now=lambda: self._now().timestamp())
 
     # ------------------------------------------------------------------ renewal orders
@@ -177,8 +184,10 @@ class OpenCartShop:
         return None
 
     def create_renewal_order(self, renewal: RenewalOrder) -> CreatedOrder:
-        api = self._api41()
         first = self._read("order", order_id=str(int(renewal.parent_order_id)))["order"]
+        if self.version().startswith("3"):
+            return self._renewal_30(renewal, first)
+        api = self._api41()
         customer = first.get("customer") or {}
         state: dict[str, Any] = {
             "customer_id": customer.get("id") or "0", "customer_group_id": customer.get("group_id") or "1",
@@ -188,9 +197,7 @@ class OpenCartShop:
             **_address("payment", first.get("billing_address") or {}),
             **_address("shipping", first.get("shipping_address") or first.get("billing_address") or {}),
             "shipping_method": SHIPPING, "payment_method": {"name": PAYMENT_NAME, "code": PAYMENT_CODE},
-            "order_status_id": self._paid, "order_id": "0",
-            "comment": f"abonne: renewal cycle {renewal.cycle} of agreement {renewal.agreement_id}, charged "
-                       f"{renewal.charged} with myPOS transaction {renewal.transaction_id} ({_marker(renewal)})",
+            "order_status_id": self._paid, "order_id": "0", "comment": _comment(renewal),
         }
         confirmed = api.call("confirm", as_pairs(state))
         order_id = str(confirmed["order_id"])
@@ -200,6 +207,39 @@ class OpenCartShop:
         total = next((Decimal(str(t["value"])) for t in confirmed.get("totals") or [] if t.get("code") == "total"),
                      Decimal(0))
         return CreatedOrder(order_id, Money.parse(total.quantize(Decimal("0.01")), renewal.charged.currency))
+
+    def _renewal_30(self, renewal: RenewalOrder, first: Mapping[str, Any]) -> CreatedOrder:
+        """3.0 keeps the order being built in the API session: a session of its own for each renewal (renewals
+        are pushed in parallel), then customer, cart, addresses, the free shipping method, abonne's payment
+        method, order/add with the paid status and the marker, and the history with the transaction."""
+        api = Api30(self.url, self._username, self._key, self._timeout)
+        customer = first.get("customer") or {}
+        billing = first.get("billing_address") or {}
+        shipping = first.get("shipping_address") or billing
+        api.call("api/customer", [("customer_id", str(customer.get("id") or "0")),
+                                  ("customer_group_id", str(customer.get("group_id") or "1")),
+                                  ("firstname", customer.get("first_name", "")),
+                                  ("lastname", customer.get("last_name", "")), ("email", customer.get("email", "")),
+                                  ("telephone", billing.get("phone", ""))])
+        api.call("api/cart/add", as_pairs({"product": [{"product_id": line.product_id, "quantity": str(line.quantity)}
+                                                       for line in renewal.lines]}))
+        api.call("api/payment/address", _plain_address(billing))
+        api.call("api/shipping/address", _plain_address(shipping))
+        methods = api.call("api/shipping/methods", []).get("shipping_methods") or {}
+        if "free" not in methods:
+            raise ShopError("OpenCart 3.0 renewal orders need the Free Shipping method enabled (Extensions > "
+                            "Shipping), so that the renewal carries a zero-cost shipping line")
+        api.call("api/shipping/method", [("shipping_method", "free.free")])
+        api.call("api/payment/methods", [])
+        api.call("api/payment/method", [("payment_method", PAYMENT_CODE_30)])
+        added = api.call("api/order/add", [("order_status_id", self._paid), ("comment", _comment(renewal))])
+        order_id = str(added["order_id"])
+        api.call("api/order/history", [("order_status_id", self._paid), ("notify", "0"), ("override", "0"),
+                                       ("comment", f"Paid by card (myPOS transaction {renewal.transaction_id}).")],
+                 order_id=order_id)
+        order = self._read("order", order_id=order_id)["order"]
+        return CreatedOrder(order_id, Money.parse(Decimal(str(order["totals"]["total"])).quantize(Decimal("0.01")),
+                                                  renewal.charged.currency))
 
     # ------------------------------------------------------------------ connection
 
@@ -236,6 +276,17 @@ class OpenCartShop:
 
 def _as_order(order: Mapping[str, Any]) -> ShopOrder:
     return parse_event_order(json.dumps({"event": "order.status_changed", "order": order}).encode())
+
+
+def _comment(renewal: RenewalOrder) -> str:
+    return (f"abonne: renewal cycle {renewal.cycle} of agreement {renewal.agreement_id}, charged {renewal.charged} "
+            f"with myPOS transaction {renewal.transaction_id} ({_marker(renewal)})")
+
+
+def _plain_address(address: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """An address as 3.0's api/payment/address and api/shipping/address take it."""
+    return [(name, value) for name, value in ((k.split("_", 1)[1], v) for k, v in _address("x", address).items())
+            if name != "address_id"]
 
 
 def _marker(renewal: RenewalOrder) -> str:

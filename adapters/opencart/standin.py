@@ -29,10 +29,8 @@ import hmac
 import secrets
 import string
 import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
-from http import HTTPStatus
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, unquote
 from zoneinfo import ZoneInfo
@@ -41,13 +39,14 @@ from waitress.server import create_server
 
 from adapters.opencart.standin_api import PERMISSION_30, PERMISSION_41, Api30, Api41, storefront_payment
 from adapters.opencart.standin_extension import (
-    DEFAULT_CANCELLED, DEFAULT_PAID, DEFAULT_REFUNDED, PLATFORM_VERSIONS, ExtensionEvents, SentEvent, Settings,
-    encode, read_answer,
+    DEFAULT_CANCELLED, DEFAULT_PAID, DEFAULT_REFUNDED, PLATFORM_VERSIONS, ExtensionEvents, Settings, read_answer,
 )
 from adapters.opencart.standin_shop import (
     COUNTRIES, FLAT, ZONES, Line, ShopState, empty_address, money, php_int, to_decimal,
 )
 from adapters.opencart.standin_wire import api_signature, clean, parse_str, php_json, signing_string
+from adapters.standin_http import Answer, SwitchableStandin
+from adapters.standin_module_events import ModuleEventSender, ModuleEventViews, SentEvent, encode
 from bridge.clock import now_function
 from bridge.serving import RunningServer
 
@@ -89,13 +88,6 @@ class RunningShop:
         self.standin.stop()
 
 
-@dataclass
-class _Answer:
-    status: int
-    body: bytes
-    headers: list[tuple[str, str]]
-
-
 class _Request:
     def __init__(self, environ: Mapping[str, Any]):
         self.method = environ["REQUEST_METHOD"].upper()
@@ -116,16 +108,17 @@ class _Request:
         return next((self.headers[h] for h in IP_HEADERS if self.headers.get(h)), self.remote_addr)
 
 
-class OpenCartStandin:
+class OpenCartStandin(SwitchableStandin, ModuleEventViews):
     """An OpenCart shop on a free local port, with abonne's extension. Thread-safe; every method may be called
-    from tests."""
+    from tests. The breakage switches (refuse_connections, answer, slow_down, answer_late, ...) come from
+    SwitchableStandin, the event views (events, queued_events, flush_events, resend_due, ...) from
+    ModuleEventViews."""
 
     def __init__(self, event_timeout_s: float = 3.0, timezone: str = "UTC"):
         """`timezone` is config_timezone: the shop stores and shows its dates in this zone's local time."""
+        super().__init__()
         self._event_timeout_s = event_timeout_s
         self._timezone = timezone
-        self._server: RunningServer | None = None
-        self._port = 0
         self._shop: ShopState | None = None
         self._events: ExtensionEvents | None = None
         self._api41: Api41 | None = None
@@ -135,10 +128,6 @@ class OpenCartStandin:
         self._key = ""
         self._allowed_ips = {"127.0.0.1"}
         self._installed = True
-        self._forced: tuple[int, bytes, str] | None = None
-        self._slow_s = 0.0
-        self._late_s = 0.0
-        self._switch_lock = threading.Lock()
 
     # ================================================================== lifecycle
 
@@ -149,33 +138,24 @@ class OpenCartStandin:
         if version not in PLATFORM_VERSIONS:
             # 4.0.x (api/account/login + api/sale/*) is described in the reference but not modelled.
             raise ValueError(f"version must be one of {', '.join(PLATFORM_VERSIONS)}, got {version!r}")
-        if self._server is not None:
-            raise RuntimeError("this stand-in is already running")
+        self._open_listener(port)
         self._version = version
         self._username = api_username
         alphabet = string.ascii_letters + string.digits
         self._key = api_key if api_key is not None else "".join(secrets.choice(alphabet) for _ in range(256))
-        self._server = _serve(self._wsgi, port)
-        self._port = self._server.port
         self._shop = ShopState(now_function(clock), self.url, PLATFORM_VERSIONS[version], ZoneInfo(self._timezone))
         self._events = ExtensionEvents(self._shop, PLATFORM_VERSIONS[version])
         self._shop.on_history = self._history_changed
-        self._events.start()
+        self._events.sender.start()
         self._api41 = Api41(self._shop, lambda: self._installed)
-        self._api30 = Api30(self._shop, api_username, self._key, lambda: set(self._allowed_ips))
+        self._api30 = Api30(self._shop, api_username, self._key, lambda: set(self._allowed_ips),
+                            lambda: self._installed)
         return RunningShop(self.url, api_username, self._key, version, self)
 
     def stop(self) -> None:
         if self._events is not None:
-            self._events.stop()
-        with self._switch_lock:
-            server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}/"
+            self._events.sender.stop()
+        self._close_listener()
 
     @property
     def version(self) -> str:
@@ -237,6 +217,11 @@ class OpenCartStandin:
     def disconnect_extension(self) -> None:
         self._outbox.settings = None
 
+    def enable_free_shipping(self) -> None:
+        """3.0: the stock Free Shipping method, as the owner enables it (abonne's 3.0 renewal orders use it)."""
+        assert self._api30 is not None, "start() the 3.0 stand-in first"
+        self._api30.free_shipping = True
+
     def set_extension_installed(self, installed: bool) -> None:
         """Uninstalled: no events, the read route is a 404, and API calls leak cart rows again (S2)."""
         self._installed = installed
@@ -245,36 +230,14 @@ class OpenCartStandin:
         """The settings page's "Test connection": one synchronous signed ping."""
         return self._outbox.ping()
 
-    def flush_events(self, timeout: float = 5.0) -> bool:
-        """Wait until every event that is due now has been tried. False if that took longer than `timeout`."""
-        return self._outbox.flush(timeout)
-
-    def resend_due(self) -> list[SentEvent]:
-        """The extension's cron: resend the queued events whose backoff has passed on the stand-in's clock."""
-        return self._outbox.resend_due()
-
-    @property
-    def events(self) -> list[SentEvent]:
-        """Every delivery attempt, in order, with the status abonne answered."""
-        with self._outbox._cond:
-            return list(self._outbox.sent)
-
-    @property
-    def queued_events(self) -> list[dict[str, Any]]:
-        with self._outbox._cond:
-            return [{"event": q.event, "order_id": q.order_id, "attempts": q.attempts, "next_at": q.next_at,
-                     "created_at": q.created_at} for q in self._outbox.queue]
-
-    @property
-    def given_up_events(self) -> list[dict[str, Any]]:
-        with self._outbox._cond:
-            return [{"event": q.event, "order_id": q.order_id, "attempts": q.attempts} for q in self._outbox.given_up]
-
     @property
     def _outbox(self) -> ExtensionEvents:
         if self._events is None:
             raise RuntimeError("start() the stand-in first")
         return self._events
+
+    def _sender(self) -> ModuleEventSender:
+        return self._outbox.sender
 
     def _history_changed(self, order: Mapping[str, Any], old: int, new: int, source: str) -> None:
         if self._installed:
@@ -353,7 +316,7 @@ class OpenCartStandin:
         with self.shop.lock:
             return self.shop.products[product_id]["quantity"]
 
-    # ================================================================== breakage switches
+    # ================================================================== breakage switches (beyond SwitchableStandin's)
 
     def expire_sessions(self) -> None:
         """3.0: every api_token has been idle for more than an hour (errors/10); the next call is refused."""
@@ -361,56 +324,18 @@ class OpenCartStandin:
             if self._api30 is not None:
                 self._api30.expire_sessions()
 
-    def refuse_connections(self) -> None:
-        """Close the listening socket: clients get "connection refused" until `accept_connections()`."""
-        with self._switch_lock:
-            server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def accept_connections(self) -> None:
-        with self._switch_lock:
-            if self._server is None:
-                self._server = _serve(self._wsgi, self._port)
-
-    def answer(self, status: int = 503, body: bytes = b"<html><body><h1>503 Service Unavailable</h1></body></html>",
-               content_type: str = "text/html; charset=UTF-8") -> None:
-        """Answer every request with this, as a broken host or proxy would."""
-        self._forced = (status, body, content_type)
-
-    def slow_down(self, seconds: float) -> None:
-        """Wait this long before handling each request (0 to stop)."""
-        self._slow_s = seconds
-
-    def answer_late(self, seconds: float) -> None:
-        """Do each request's work at once, answer it this much later (0 to stop)."""
-        self._late_s = seconds
-
-    def behave_normally(self) -> None:
-        self._forced = None
-        self._slow_s = self._late_s = 0.0
-        self.accept_connections()
-
     # ================================================================== HTTP
 
-    def _wsgi(self, environ: Mapping[str, Any], start_response: Callable) -> list[bytes]:
-        request = _Request(environ)
-        if self._slow_s:
-            time.sleep(self._slow_s)
-        if self._forced is not None:
-            status, body, content_type = self._forced
-            start_response(f"{status} {_reason(status)}", [("Content-Type", content_type)])
-            return [body]
-        answer = self._handle(request)
-        if self._late_s:
-            time.sleep(self._late_s)
-        start_response(f"{answer.status} {_reason(answer.status)}", answer.headers)
-        return [b"" if request.method == "HEAD" else answer.body]
+    def _listen(self, port: int) -> RunningServer:
+        return _serve(self._wsgi, port)
 
-    def _handle(self, request: _Request) -> _Answer:
+    def _parse(self, environ: Mapping[str, Any]) -> _Request:
+        return _Request(environ)
+
+    def _handle(self, request: _Request) -> Answer:
         route = request.params.get("route", "")
         if request.path not in ("/", "/index.php"):
-            return _Answer(404, NOT_FOUND_PAGE, [*PHP_HEADERS, ("Content-Type", HTML)])
+            return Answer(404, NOT_FOUND_PAGE, [*PHP_HEADERS, ("Content-Type", HTML)])
         if route == READ_ROUTES[self._version]:
             return self._read(request)
         with self.shop.lock:
@@ -429,20 +354,20 @@ class OpenCartStandin:
                 ("Set-Cookie", f"currency=USD; expires={month.strftime(stamp)}; Max-Age=2592000; path=/; HttpOnly; "
                                "SameSite=Lax")]
 
-    def _api_41(self, request: _Request) -> _Answer:
+    def _api_41(self, request: _Request) -> Answer:
         route = clean(request.params.get("route", "")).lower()
         if not route.startswith("api/"):
-            return _Answer(404, NOT_FOUND_PAGE, [*PHP_HEADERS, ("Content-Type", HTML)])
+            return Answer(404, NOT_FOUND_PAGE, [*PHP_HEADERS, ("Content-Type", HTML)])
         if not self._gate_41(request, route):
             # Every refusal is this one body, sent as text/html (errors/01-12).
-            return _Answer(403, php_json(PERMISSION_41),
+            return Answer(403, php_json(PERMISSION_41),
                            [*PHP_HEADERS, *self._cookies_41(), ("Content-Type", HTML), *CORS])
         client = {"ip": request.client_ip, "user_agent": request.headers.get("user-agent", "")}
         if route != "api/order":  # not captured: api/subscription passes the gate; the stand-in has no calls there
             body: Any = {"error": "API call not found"}
         else:
             body = self._api41.call(clean(request.params.get("call", "")), request.post, client)
-        return _Answer(200, php_json(body), [*PHP_HEADERS, *self._cookies_41(), *CORS, ("Content-Type", JSON)])
+        return Answer(200, php_json(body), [*PHP_HEADERS, *self._cookies_41(), *CORS, ("Content-Type", JSON)])
 
     def _gate_41(self, request: _Request, route: str) -> bool:
         """catalog/controller/startup/api.php of 4.1.0.4."""
@@ -462,7 +387,7 @@ class OpenCartStandin:
 
     # ---------------------------------------------------------------- 3.0.5.1
 
-    def _api_30(self, request: _Request) -> _Answer:
+    def _api_30(self, request: _Request) -> Answer:
         route = request.params.get("route", "")
         headers = list(PHP_HEADERS)
         # The browser session cookie is set when missing, and again by a login (errors/08); language and
@@ -482,17 +407,17 @@ class OpenCartStandin:
             body = PERMISSION_30 if session is None else api.call(route, session, request.post, request.params,
                                                                   client)
         else:  # 63: an unknown route is the theme's 404 page
-            return _Answer(404, NOT_FOUND_PAGE, [*headers, ("Content-Type", HTML)])
-        return _Answer(200, php_json(body), [*headers, ("Content-Type", JSON)])
+            return Answer(404, NOT_FOUND_PAGE, [*headers, ("Content-Type", HTML)])
+        return Answer(200, php_json(body), [*headers, ("Content-Type", JSON)])
 
     # ---------------------------------------------------------------- the extension's read
 
-    def _read(self, request: _Request) -> _Answer:
+    def _read(self, request: _Request) -> Answer:
         if not self._installed:  # not captured: no controller at that route
-            return _Answer(404, NOT_FOUND_PAGE, [*PHP_HEADERS, ("Content-Type", HTML)])
+            return Answer(404, NOT_FOUND_PAGE, [*PHP_HEADERS, ("Content-Type", HTML)])
         with self.shop.lock:
             status, body = read_answer(self.shop, self._outbox.settings, request.headers, request.params)
-        return _Answer(status, encode(body), [*PHP_HEADERS, ("Content-Type", JSON)])
+        return Answer(status, encode(body), [*PHP_HEADERS, ("Content-Type", JSON)])
 
 
 def _serve(app: Callable, port: int) -> RunningServer:
@@ -505,13 +430,6 @@ def _serve(app: Callable, port: int) -> RunningServer:
     thread.start()
     return RunningServer(url=f"http://127.0.0.1:{bound}", host="127.0.0.1", port=bound, _server=server,
                          _thread=thread)
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
 
 
 __all__ = ["OpenCartStandin", "RunningShop", "SentEvent"]

@@ -9,6 +9,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from adapters.opencart.standin_shop import (
@@ -293,7 +294,10 @@ class Api30:
               "api/shipping/methods", "api/shipping/method", "api/payment/methods", "api/payment/method",
               "api/order/add", "api/order/edit", "api/order/history", "api/order/info")
 
-    def __init__(self, shop: ShopState, username: str, key: str, allowed_ips: Callable[[], set[str]]):
+    def __init__(self, shop: ShopState, username: str, key: str, allowed_ips: Callable[[], set[str]],
+                 extension_installed: Callable[[], bool] = lambda: False):
+        self._extension_installed = extension_installed
+        self.free_shipping = False  # Extensions > Shipping > Free Shipping (off in the captured shop)
         self.shop = shop
         self.username = username
         self.key = key
@@ -459,11 +463,18 @@ class Api30:
         text = money(self.shop.with_tax(FLAT["cost"], FLAT["tax_class_id"], self._tax_country(session)))
         session.shipping_methods = {"flat.flat": {"title": FLAT["title"], "code": FLAT["code"], "cost": FLAT["cost"],
                                                   "tax_class_id": FLAT["tax_class_id"]}}
-        return {"shipping_methods": {"flat": {
+        listed = {"flat": {
             "title": "Flat Rate",
             "quote": {"flat": {"code": FLAT["code"], "title": FLAT["title"], "cost": f"{FLAT['cost']:.2f}",
                                "tax_class_id": str(FLAT["tax_class_id"]), "text": text}},
-            "sort_order": "1", "error": False}}}
+            "sort_order": "1", "error": False}}
+        if self.free_shipping:  # not captured: stock Free Shipping with a 0.00 minimum, as the real shop here has it
+            session.shipping_methods["free.free"] = {"title": "Free Shipping", "code": "free.free",
+                                                     "cost": Decimal("0"), "tax_class_id": 0}
+            listed["free"] = {"title": "Free Shipping", "quote": {"free": {
+                "code": "free.free", "title": "Free Shipping", "cost": 0.0, "tax_class_id": 0, "text": "$0.00"}},
+                "sort_order": "", "error": False}
+        return {"shipping_methods": listed}
 
     def _shipping_method(self, session: Session30, post: PhpArray, get: Mapping, client: Mapping) -> Any:
         if not any(line.product["shipping"] for line in self._lines(session)):
@@ -485,6 +496,8 @@ class Api30:
                                         "sort_order": "1"}
         if priced.shipping_required and priced.total > 0:
             methods["cod"] = {"code": "cod", "title": "Cash On Delivery", "terms": "", "sort_order": "5"}
+        if self._extension_installed():  # abonne's payment method, offered to API sessions only (verified on 3.0.5.1)
+            methods["abonne"] = {"code": "abonne.card", "title": "Card on file, myPOS", "terms": "", "sort_order": "0"}
         if not methods:  # not captured
             return {"error": "Warning: No Payment options are available!"}
         session.payment_methods = methods

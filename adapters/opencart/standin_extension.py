@@ -8,32 +8,23 @@ until its first real status. Edits: 4.1 writes Voided (16) without an event firs
 the internal status is 0, and the extension tells an edit from a new order by the request route (api/order/edit,
 §7 consequence 3), so an edit is order.status_changed from the status the order had.
 
-Backoff and read signatures follow the extension's own PHP (adapters/opencart/extension/opencart-4/system/library/
-abonne/backoff.php, read_signature.php): 1 min, 5 min, 30 min, 2 h, then every 6 h, given up when the next try would
-fall more than 3 days after the event was queued; reads accept the query encoded with "%7E" (PHP) or "~" (Python).
+The queue, backoff and signing of events are the outbox the PrestaShop module shares (adapters/
+standin_module_events.py, as the extension's library/backoff.php and event_queue.php). Read signatures follow the
+extension's read_signature.php: reads accept the query encoded with "%7E" (PHP) or "~" (Python).
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import secrets
-import threading
-import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Mapping
 
-import requests
-
-from adapters.module_events import signed_headers
 from adapters.opencart.standin_shop import RENEWAL_CODE, ShopState, php_int
 from adapters.opencart.standin_wire import clean, http_build_query
+from adapters.standin_module_events import ModuleEventSender, SentEvent, encode
 
-FIRST_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
-THEN_EVERY = timedelta(hours=6)
-GIVE_UP_AFTER = timedelta(days=3)
 EXTENSION_VERSION = "1.0.0"
 PLATFORM_VERSIONS = {"4.1": "4.1.0.4", "3.0": "3.0.5.1"}
 READ_WINDOW_S = 300
@@ -41,47 +32,6 @@ DEFAULT_PAID = (2, 3, 5, 15)
 DEFAULT_REFUNDED = (11,)
 DEFAULT_CANCELLED = (7,)
 MAX_PAGE = 100
-
-
-def delay_after(failed_attempts: int) -> timedelta:
-    index = max(1, failed_attempts) - 1
-    return FIRST_DELAYS[index] if index < len(FIRST_DELAYS) else THEN_EVERY
-
-
-@dataclass(frozen=True)
-class SentEvent:
-    """One delivery attempt: what was sent and what came back (`status` None: no HTTP answer)."""
-
-    event: str
-    order_id: str
-    event_id: str
-    url: str
-    headers: dict[str, str]
-    body: bytes
-    status: int | None
-    error: str | None
-    sent_at: datetime
-    attempt: int
-
-    @property
-    def delivered(self) -> bool:
-        return self.status == 200
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.body)
-
-
-@dataclass
-class QueuedEvent:
-    event: str
-    order_id: str
-    event_id: str
-    body: bytes
-    created_at: datetime
-    attempts: int = 0
-    next_at: datetime | None = None  # None: send now
-    in_flight: bool = False
 
 
 @dataclass
@@ -167,11 +117,6 @@ def event_order(shop: ShopState, settings: Settings | None, order: Mapping[str, 
     }
 
 
-def encode(body: dict[str, Any]) -> bytes:
-    """AbonneOcEventSigner::encode: JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 # ====================================================================== the signed read
 
 def read_answer(shop: ShopState, settings: Settings | None, headers: Mapping[str, str],
@@ -254,119 +199,39 @@ def _error(code: str, detail: str) -> dict[str, Any]:
 
 # ====================================================================== the outbox
 
-@dataclass
 class ExtensionEvents:
-    """The extension's outbox. Thread-safe; sending happens on its own thread."""
+    """The extension's event handlers: each builds its event body from the shop's order and hands it to the outbox
+    (`sender`)."""
 
-    shop: ShopState
-    platform_version: str
-    settings: Settings | None = None
-    queue: list[QueuedEvent] = field(default_factory=list)
-    sent: list[SentEvent] = field(default_factory=list)
-    given_up: list[QueuedEvent] = field(default_factory=list)
-    _cond: threading.Condition = field(default_factory=threading.Condition)
-    _stopping: bool = False
-    _thread: threading.Thread | None = None
+    def __init__(self, shop: ShopState, platform_version: str):
+        self.shop = shop
+        self.platform_version = platform_version
+        self.sender = ModuleEventSender(shop.clock, "abonne-opencart/" + EXTENSION_VERSION,
+                                        "the extension is not connected", "oc-standin-extension-events")
+        self._settings: Settings | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="oc-standin-extension-events", daemon=True)
-        self._thread.start()
+    @property
+    def settings(self) -> Settings | None:
+        """The extension's settings page; None while it is not configured."""
+        return self._settings
 
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    @settings.setter
+    def settings(self, settings: Settings | None) -> None:
+        self._settings = self.sender.destination = settings
 
     def history_changed(self, order: Mapping[str, Any], old: int, new: int, source: str) -> None:
         """The addHistory /before + /after handlers (caller holds the shop lock). `source` "edit" for an order edit
         whose pre-edit status is in `old`."""
-        if self.settings is None or (old == 0 and new == 0):
+        settings = self.settings
+        if settings is None or (old == 0 and new == 0):
             return
         event = "order.created" if old == 0 and source != "edit" else "order.status_changed"
         body = {"event": event, "platform": "opencart", "platform_version": self.platform_version,
                 "module_version": EXTENSION_VERSION,
-                "order": event_order(self.shop, self.settings, order, None if event == "order.created" else old)}
-        with self._cond:
-            self.queue.append(QueuedEvent(event, str(order["order_id"]), secrets.token_hex(16), encode(body),
-                                          self.shop.clock()))
-            self._cond.notify_all()
+                "order": event_order(self.shop, settings, order, None if event == "order.created" else old)}
+        self.sender.enqueue(event, str(order["order_id"]), encode(body))
 
     def ping(self) -> SentEvent:
-        body = encode({"event": "ping", "platform": "opencart", "platform_version": self.platform_version,
-                       "module_version": EXTENSION_VERSION})
-        return self._send(QueuedEvent("ping", "", secrets.token_hex(16), body, self.shop.clock()))
-
-    def resend_due(self) -> list[SentEvent]:
-        """The extension's cron: send every queued event whose time has come, on the caller's thread."""
-        now = self.shop.clock()
-        with self._cond:
-            due = [q for q in self.queue if not q.in_flight and (q.next_at is None or q.next_at <= now)]
-            for queued in due:
-                queued.in_flight = True
-        return [self._attempt(queued) for queued in due]
-
-    def flush(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while any(q.next_at is None or q.in_flight for q in self.queue):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-        return True
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stopping and not any(q.next_at is None and not q.in_flight for q in self.queue):
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                now = self.shop.clock()
-                # A new event goes out at once, with whatever else has fallen due.
-                batch = [q for q in self.queue if not q.in_flight and (q.next_at is None or q.next_at <= now)]
-                for queued in batch:
-                    queued.in_flight = True
-            for queued in batch:
-                self._attempt(queued)
-
-    def _attempt(self, queued: QueuedEvent) -> SentEvent:
-        result = self._send(queued)
-        with self._cond:
-            queued.in_flight = False
-            queued.attempts += 1
-            if result.delivered:
-                self.queue.remove(queued)
-            else:
-                next_at = result.sent_at + delay_after(queued.attempts)
-                if next_at > queued.created_at + GIVE_UP_AFTER:
-                    self.queue.remove(queued)
-                    self.given_up.append(queued)
-                else:
-                    queued.next_at = next_at
-            self._cond.notify_all()
-        return result
-
-    def _send(self, queued: QueuedEvent) -> SentEvent:
-        settings = self.settings
-        sent_at = self.shop.clock()
-        if settings is None:
-            return SentEvent(queued.event, queued.order_id, queued.event_id, "", {}, queued.body, None,
-                             "the extension is not connected", sent_at, queued.attempts + 1)
-        # Signed again on every attempt: abonne refuses a timestamp more than 5 minutes off its clock.
-        headers = signed_headers(settings.secret, int(sent_at.timestamp()), queued.body, queued.event_id)
-        headers["User-Agent"] = "abonne-opencart/" + EXTENSION_VERSION
-        status, error = None, None
-        try:
-            response = requests.post(settings.url, data=queued.body, headers=headers, timeout=settings.timeout_s,
-                                     allow_redirects=False)
-            status = response.status_code
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        result = SentEvent(queued.event, queued.order_id, queued.event_id, settings.url, headers, queued.body,
-                           status, error, sent_at, queued.attempts + 1)
-        with self._cond:
-            self.sent.append(result)
-        return result
+        return self.sender.send_once("ping", encode({"event": "ping", "platform": "opencart",
+                                                     "platform_version": self.platform_version,
+                                                     "module_version": EXTENSION_VERSION}))

@@ -33,16 +33,13 @@ import hashlib
 import json
 import re
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from http import HTTPStatus
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, unquote
 
-from adapters.prestashop.standin_module import ModuleEvents, ModuleLink, SentEvent, cart_answer
+from adapters.prestashop.standin_module import ModuleEvents, ModuleLink, cart_answer
 from adapters.prestashop.standin_resources import (
     ALL_RESOURCES, DESCRIPTIONS, FULL_KEY_RESOURCES, METHODS, RESOURCES, Resource,
 )
@@ -55,8 +52,9 @@ from adapters.prestashop.standin_wire import (
     list_json, list_xml, object_json, object_xml, parse_input_xml, parse_list_query, php_json, schema_xml, select,
     xml_document, xml_errors,
 )
+from adapters.standin_http import Answer, SwitchableStandin
+from adapters.standin_module_events import ModuleEventSender, ModuleEventViews, SentEvent
 from bridge.clock import now_function
-from bridge.serving import RunningServer, serve_in_thread
 
 REALM = 'Basic realm="Welcome to PrestaShop Webservice, please enter the authentication key as the login. ' \
         'No password required."'
@@ -85,13 +83,6 @@ class RunningShop:
         self.standin.stop()
 
 
-@dataclass
-class _Answer:
-    status: int
-    body: bytes
-    headers: list[tuple[str, str]]
-
-
 class _Request:
     def __init__(self, environ: Mapping[str, Any]):
         self.method = environ["REQUEST_METHOD"].upper()
@@ -111,52 +102,39 @@ class _Request:
                           self.headers.get("output-format"), self.headers.get("io-format"))
 
 
-class PrestaShopStandin:
-    """A PrestaShop 8.2.0 shop on a free local port. Thread-safe; every method may be called from tests."""
+class PrestaShopStandin(SwitchableStandin, ModuleEventViews):
+    """A PrestaShop 8.2.0 shop on a free local port. Thread-safe; every method may be called from tests. The
+    breakage switches (refuse_connections, answer, slow_down, answer_late, ...) come from SwitchableStandin, the
+    event views (events, queued_events, flush_events, resend_due, ...) from ModuleEventViews."""
 
     def __init__(self, shop_name: str = "abonne stand-in shop", event_timeout_s: float = 3.0,
                  timezone: str = "Europe/Dublin"):
         """`timezone` is PS_TIMEZONE: the shop stores and shows its dates in this zone's local time."""
+        super().__init__()
         self._shop_name = shop_name
         self._timezone = timezone
         self._event_timeout_s = event_timeout_s
-        self._server: RunningServer | None = None
-        self._port = 0
         self._shop: ShopState | None = None
         self._events: ModuleEvents | None = None
         self._keys: dict[str, dict[str, set[str]]] = {}
         self._enabled = True
-        self._forced: tuple[int, bytes, str] | None = None
-        self._slow_s = 0.0
-        self._late_s = 0.0
-        self._switch_lock = threading.Lock()
 
     # ================================================================== lifecycle
 
     def start(self, full_key: str, clock: Any = None, port: int = 0) -> RunningShop:
         """Serve on 127.0.0.1 (port 0: a free one). `full_key` may use every method on the resources the captured
         shop's full key had (capture 01). `clock`: callable -> aware UTC datetime, or an object with .now()."""
-        if self._server is not None:
-            raise RuntimeError("this stand-in is already running")
-        self._server = serve_in_thread(self._wsgi, port=port)
-        self._port = self._server.port
+        self._open_listener(port)
         self._shop = ShopState(now_function(clock), self._emit, f"http://127.0.0.1:{self._port}", self._timezone)
         self._events = ModuleEvents(self._shop)
-        self._events.start()
+        self._events.sender.start()
         self.add_key(full_key, {resource: set(METHODS) for resource in FULL_KEY_RESOURCES})
         return RunningShop(url=self.url, standin=self)
 
     def stop(self) -> None:
         if self._events is not None:
-            self._events.stop()
-        with self._switch_lock:
-            server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}/"
+            self._events.sender.stop()
+        self._close_listener()
 
     @property
     def shop(self) -> ShopState:
@@ -224,38 +202,14 @@ class PrestaShopStandin:
         """The module's "Test connection" button: a synchronous signed ping."""
         return self._module.ping()
 
-    def flush_events(self, timeout: float = 5.0) -> bool:
-        """Wait until every event that is due now has been tried. False if that took longer than `timeout`."""
-        return self._module.flush(timeout)
-
-    def resend_due(self) -> list[SentEvent]:
-        """The module's cron: resend the queued events whose backoff has passed on the stand-in's clock."""
-        return self._module.resend_due()
-
-    @property
-    def events(self) -> list[SentEvent]:
-        """Every delivery attempt, in order, with the status abonne answered."""
-        with self._module._cond:
-            return list(self._module.sent)
-
-    @property
-    def queued_events(self) -> list[dict[str, Any]]:
-        """Events still waiting in the module's queue: event, order_id, attempts, next_at."""
-        with self._module._cond:
-            return [{"event": q.event, "order_id": q.order_id, "attempts": q.attempts, "next_at": q.next_at,
-                     "created_at": q.created_at} for q in self._module.queue]
-
-    @property
-    def given_up_events(self) -> list[dict[str, Any]]:
-        with self._module._cond:
-            return [{"event": q.event, "order_id": q.order_id, "attempts": q.attempts}
-                    for q in self._module.given_up]
-
     @property
     def _module(self) -> ModuleEvents:
         if self._events is None:
             raise RuntimeError("start() the stand-in first")
         return self._events
+
+    def _sender(self) -> ModuleEventSender:
+        return self._module.sender
 
     def _emit(self, event: str, order_id: int, old_state: int | None = None, refund: dict[str, str] | None = None,
               snapshot: dict[str, Any] | None = None) -> None:
@@ -341,32 +295,7 @@ class PrestaShopStandin:
         with self.shop.lock:
             return list(self.shop.mails)
 
-    # ================================================================== breakage switches
-
-    def refuse_connections(self) -> None:
-        """Close the listening socket: clients get "connection refused" until `accept_connections()`."""
-        with self._switch_lock:
-            server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def accept_connections(self) -> None:
-        with self._switch_lock:
-            if self._server is None:
-                self._server = serve_in_thread(self._wsgi, port=self._port)
-
-    def answer(self, status: int = 503, body: bytes = b"<html><body><h1>503 Service Unavailable</h1></body></html>",
-               content_type: str = "text/html; charset=UTF-8") -> None:
-        """Answer every request with this, as a broken host or proxy would."""
-        self._forced = (status, body, content_type)
-
-    def slow_down(self, seconds: float) -> None:
-        """Wait this long before handling each request (0 to stop)."""
-        self._slow_s = seconds
-
-    def answer_late(self, seconds: float) -> None:
-        """Do each request's work at once, answer it this much later (0 to stop)."""
-        self._late_s = seconds
+    # ================================================================== breakage switches (beyond SwitchableStandin's)
 
     def fail_mails(self, failing: bool = True) -> None:
         """Mail::Send fails (no SMTP server): nothing is recorded in `mails`, validateOrder and the module carry on,
@@ -380,26 +309,13 @@ class PrestaShopStandin:
         self._enabled = enabled
 
     def behave_normally(self) -> None:
-        self._forced = None
-        self._slow_s = self._late_s = 0.0
         self._enabled = True
-        self.accept_connections()
+        super().behave_normally()
 
     # ================================================================== HTTP
 
-    def _wsgi(self, environ: Mapping[str, Any], start_response: Callable) -> list[bytes]:
-        request = _Request(environ)
-        if self._slow_s:
-            time.sleep(self._slow_s)
-        if self._forced is not None:
-            status, body, content_type = self._forced
-            start_response(f"{status} {_reason(status)}", [("Content-Type", content_type)])
-            return [body]
-        answer = self._handle(request)
-        if self._late_s:
-            time.sleep(self._late_s)
-        start_response(f"{answer.status} {_reason(answer.status)}", answer.headers)
-        return [b"" if request.method == "HEAD" else answer.body]
+    def _parse(self, environ: Mapping[str, Any]) -> _Request:
+        return _Request(environ)
 
     def _ws_headers(self, json_output: bool, body: bytes, status: int, extra: list[tuple[str, str]] = (),
                     content: bool = True) -> list[tuple[str, str]]:
@@ -413,21 +329,21 @@ class PrestaShopStandin:
             headers.append(("Content-Sha1", hashlib.sha1(body).hexdigest()))
         return headers
 
-    def _error(self, request: _Request, error: WsError, extra: list[tuple[str, str]] = ()) -> _Answer:
+    def _error(self, request: _Request, error: WsError, extra: list[tuple[str, str]] = ()) -> Answer:
         if error.raw is not None:  # a PHP die() or fatal: not a webservice document (42–45, 50, 61)
-            return _Answer(error.status, error.raw, [PHP_POWERED, ("Content-type", HTML_CONTENT_TYPE)])
+            return Answer(error.status, error.raw, [PHP_POWERED, ("Content-type", HTML_CONTENT_TYPE)])
         json_output = request.wants_json
         body = json_errors(error.errors) if json_output else xml_errors(error.errors)
-        return _Answer(error.status, body, self._ws_headers(json_output, body, error.status, extra))
+        return Answer(error.status, body, self._ws_headers(json_output, body, error.status, extra))
 
-    def _handle(self, request: _Request) -> _Answer:
+    def _handle(self, request: _Request) -> Answer:
         if request.path in ("/", "/index.php") and request.params.get("fc") == "module":
             return self._module_controller(request)
         if not (request.path == "/api" or request.path.startswith("/api/")):
-            return _Answer(404, b"<html><body>Not Found</body></html>", [("Content-Type", HTML_CONTENT_TYPE)])
+            return Answer(404, b"<html><body>Not Found</body></html>", [("Content-Type", HTML_CONTENT_TYPE)])
         key = self._key_of(request)
         if key is None:  # the dispatcher's own answer, before the webservice runs (34)
-            return _Answer(401, b"401 Unauthorized", [PHP_POWERED, ("WWW-Authenticate", REALM),
+            return Answer(401, b"401 Unauthorized", [PHP_POWERED, ("WWW-Authenticate", REALM),
                                                      ("Content-type", HTML_CONTENT_TYPE)])
         try:
             if not self._enabled:
@@ -464,19 +380,19 @@ class PrestaShopStandin:
         except WsError as error:
             return self._error(request, error)
 
-    def _module_controller(self, request: _Request) -> _Answer:
+    def _module_controller(self, request: _Request) -> Answer:
         """A module front controller: abonne's cart read (AbonneMachineController::answer writes one JSON line)."""
         if (request.params.get("module"), request.params.get("controller")) != ("abonne", "cart") \
                 or not self.shop.modules.get("abonne"):
             # Not captured: the Dispatcher's 404 page for a controller no active module provides.
-            return _Answer(404, b"<html><body><h1>Page not found</h1></body></html>",
+            return Answer(404, b"<html><body><h1>Page not found</h1></body></html>",
                            [("Content-Type", HTML_CONTENT_TYPE)])
         link = self._module.link
         with self.shop.lock:
             status, body = cart_answer(self.shop, link.secret if link else "", request.headers,
                                        request.params.get("id_cart", ""))
         raw = json.dumps(body, separators=(",", ":")).encode() + b"\n"  # JSON_UNESCAPED_SLASHES, ASCII
-        return _Answer(status, raw, [PHP_POWERED, ("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+        return Answer(status, raw, [PHP_POWERED, ("Content-Type", "application/json"), ("Cache-Control", "no-store")])
 
     @staticmethod
     def _key_of(request: _Request) -> str | None:
@@ -490,7 +406,7 @@ class PrestaShopStandin:
                 return user
         return request.params.get("ws_key") or None
 
-    def _root(self, request: _Request, permissions: Mapping[str, set[str]]) -> _Answer:
+    def _root(self, request: _Request, permissions: Mapping[str, set[str]]) -> Answer:
         base = self.shop.base_url
         out = f'<api shopName="{self._shop_name}">\n'
         for name in sorted(permissions):
@@ -503,9 +419,9 @@ class PrestaShopStandin:
                     f'<description xlink:href="{base}/api/{name}" {flags}>\n{DESCRIPTIONS.get(name, name)}'
                     f'</description>\n{schemas}</{name}>\n')
         body = xml_document(out + "</api>\n")
-        return _Answer(200, body, self._ws_headers(False, body, 200))
+        return Answer(200, body, self._ws_headers(False, body, 200))
 
-    def _dispatch(self, request: _Request, resource: Resource, object_id: str | None) -> _Answer:
+    def _dispatch(self, request: _Request, resource: Resource, object_id: str | None) -> Answer:
         method = request.method
         if method in ("GET", "HEAD"):
             return self._get(request, resource, object_id)
@@ -533,7 +449,7 @@ class PrestaShopStandin:
                                                         id_as_string=True)})
         else:
             body = xml_document(object_xml(self.shop.base_url, resource, record, associations))
-        return _Answer(status, body, self._ws_headers(request.wants_json, body, status, extra))
+        return Answer(status, body, self._ws_headers(request.wants_json, body, status, extra))
 
     def _cookie(self) -> str:
         expires = self.shop.clock() + timedelta(days=20)
@@ -543,13 +459,13 @@ class PrestaShopStandin:
 
     # ---------------------------------------------------------------- reads
 
-    def _get(self, request: _Request, resource: Resource, object_id: str | None) -> _Answer:
+    def _get(self, request: _Request, resource: Resource, object_id: str | None) -> Answer:
         base = self.shop.base_url
         json_output = request.wants_json
         schema = request.params.get("schema")
         if schema in ("blank", "synopsis"):
             body = xml_document(schema_xml(base, resource, schema))  # schemas are XML even with output_format=JSON
-            return _Answer(200, body, self._ws_headers(False, body, 200))
+            return Answer(200, body, self._ws_headers(False, body, 200))
         query = parse_list_query(resource, request.params)
         extra = self._price_fields(resource, request.params)
         with self.shop.lock:
@@ -557,7 +473,7 @@ class PrestaShopStandin:
             if object_id is not None:
                 record = table.get(int(object_id)) if object_id.isdigit() else None
                 if record is None:  # 63, 64: no body, no Content-Type
-                    return _Answer(404, b"", self._ws_headers(json_output, b"", 404, content=False))
+                    return Answer(404, b"", self._ws_headers(json_output, b"", 404, content=False))
                 if query.display is None:
                     associations = self.shop.associations(resource.name, record)
                     if json_output:
@@ -565,7 +481,7 @@ class PrestaShopStandin:
                                                                     extra=extra(record))})
                     else:
                         body = xml_document(object_xml(base, resource, record, associations, extra=extra(record)))
-                    return _Answer(200, body, self._ws_headers(json_output, body, 200))
+                    return Answer(200, body, self._ws_headers(json_output, body, 200))
                 rows = [record]  # display=… on one object gives the list shape (26, 86)
             else:
                 rows = select(list(table.values()), query)
@@ -574,7 +490,7 @@ class PrestaShopStandin:
                 body = php_json(list_json(resource, pairs, query.display, extra))
             else:
                 body = xml_document(list_xml(base, resource, pairs, query.display, extra))
-        return _Answer(200, body, self._ws_headers(json_output, body, 200))
+        return Answer(200, body, self._ws_headers(json_output, body, 200))
 
     def _price_fields(self, resource: Resource, params: Mapping[str, str]) -> Callable[[dict], dict[str, str]]:
         """products?price[<name>][use_tax]=0|1: virtual price fields after the product's own (capture 14)."""
@@ -689,7 +605,7 @@ class PrestaShopStandin:
             record["date_upd"] = shop.now()
         return record, shop.associations(resource.name, record)
 
-    def _delete(self, request: _Request, resource: Resource, object_id: str | None) -> _Answer:
+    def _delete(self, request: _Request, resource: Resource, object_id: str | None) -> Answer:
         if resource.name not in DELETABLE:
             raise WsError(405, [(25, f"Method DELETE is not supported by the stand-in for the resource "
                                      f"{resource.name}")])
@@ -703,20 +619,13 @@ class PrestaShopStandin:
                 self.shop.delete_order(record)
             else:
                 del table[record["id"]]
-        return _Answer(200, b"", self._ws_headers(False, b"", 200, content=False))  # 66: no body, no Content-Type
+        return Answer(200, b"", self._ws_headers(False, b"", 200, content=False))  # 66: no body, no Content-Type
 
 
 def _clean_html(text: str) -> bool:
     """Validate::isCleanHtml with iframes not allowed: no scripts, event handlers or embedded documents."""
     return not re.search(r"<\s*script|\bon\w+\s*=|javascript\s*:|<\s*(iframe|form|input|embed|object)\b", text,
                          re.I)
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
 
 
 __all__ = ["PrestaShopStandin", "RunningShop", "Mail", "SentEvent"]

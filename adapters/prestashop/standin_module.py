@@ -1,8 +1,6 @@
-"""abonne's PrestaShop module, as the stand-in plays it: events signed per the README's "Events from shop-side
-modules", sent from a background thread with a short timeout, and kept in a queue with the module's backoff
-(1 min, 5 min, 30 min, 2 h, then every 6 h, given up 3 days after the event was first queued:
-adapters/prestashop/module/abonne/classes/AbonneBackoff.php). Time is the stand-in's clock, so a test that moves it
-makes events fall due; `resend_due()` is the module's cron.
+"""abonne's PrestaShop module, as the stand-in plays it: the event bodies its hooks build, sent through the outbox
+the OpenCart extension shares (adapters/standin_module_events.py: signing, queue, the backoff of
+adapters/prestashop/module/abonne/classes/AbonneBackoff.php, the cron `resend_due()`).
 
 Which hook gives which event (captures hooks_*.jsonl): actionValidateOrderAfter -> order.created (old_status null;
 the actionOrderStatusPostUpdate that fires first for a new order sends nothing), actionOrderStatusPostUpdate ->
@@ -15,65 +13,16 @@ index.php?fc=module&module=abonne&controller=cart.
 from __future__ import annotations
 
 import hmac
-import json
-import secrets
-import threading
-import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Mapping
 
-import requests
-
-from adapters.module_events import sign_read, signed_headers
+from adapters.module_events import sign_read
 from adapters.prestashop.standin_shop import PS_OS_CANCELED, PS_OS_REFUND, ShopState, decimal, round2
+from adapters.standin_module_events import Destination, ModuleEventSender, SentEvent, encode
 
-FIRST_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
-THEN_EVERY = timedelta(hours=6)
-GIVE_UP_AFTER = timedelta(days=3)
 MODULE_VERSION = "1.0.0"
 RENEWAL_MODULE = "abonne"
-
-
-def delay_after(failed_attempts: int) -> timedelta:
-    index = max(1, failed_attempts) - 1
-    return FIRST_DELAYS[index] if index < len(FIRST_DELAYS) else THEN_EVERY
-
-
-@dataclass
-class QueuedEvent:
-    event: str
-    order_id: str
-    event_id: str
-    body: bytes
-    created_at: datetime
-    attempts: int = 0
-    next_at: datetime | None = None  # None: send now
-    in_flight: bool = False
-
-
-@dataclass(frozen=True)
-class SentEvent:
-    """One delivery attempt: what was sent and what came back (`status` None: no HTTP answer)."""
-
-    event: str
-    order_id: str
-    event_id: str
-    url: str
-    headers: dict[str, str]
-    body: bytes
-    status: int | None
-    error: str | None
-    sent_at: datetime
-    attempt: int
-
-    @property
-    def delivered(self) -> bool:
-        return self.status == 200
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.body)
 
 
 @dataclass
@@ -187,34 +136,23 @@ def _php_int(text: str) -> int:
     return int(digits or 0)
 
 
-def encode(body: dict[str, Any]) -> bytes:
-    """json_encode with JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE, as AbonneEventSigner::encode."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-@dataclass
 class ModuleEvents:
-    """The module's outbox. Thread-safe; sending happens on its own thread."""
+    """The module's hooks: each builds its event body from the shop's rows, as the module does, and hands it to the
+    outbox (`sender`)."""
 
-    shop: ShopState
-    link: ModuleLink | None = None
-    queue: list[QueuedEvent] = field(default_factory=list)
-    sent: list[SentEvent] = field(default_factory=list)
-    given_up: list[QueuedEvent] = field(default_factory=list)
-    _cond: threading.Condition = field(default_factory=threading.Condition)
-    _stopping: bool = False
-    _thread: threading.Thread | None = None
+    def __init__(self, shop: ShopState):
+        self.shop = shop
+        self.sender = ModuleEventSender(shop.clock, "abonne-prestashop/" + MODULE_VERSION,
+                                        "the module is not connected", "ps-standin-module-events")
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="ps-standin-module-events", daemon=True)
-        self._thread.start()
+    @property
+    def link(self) -> Destination | None:
+        """Where the module's settings send events; None while it is not configured."""
+        return self.sender.destination
 
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    @link.setter
+    def link(self, link: Destination | None) -> None:
+        self.sender.destination = link
 
     def record(self, event: str, order_id: int, old_state: int | None = None, refund: dict[str, str] | None = None,
                snapshot: dict[str, Any] | None = None) -> None:
@@ -226,87 +164,9 @@ class ModuleEvents:
             return
         body = {"event": event, "platform": "prestashop", "platform_version": "8.2.0",
                 "module_version": MODULE_VERSION, "order": event_order(self.shop, order, old_state, refund)}
-        with self._cond:
-            self.queue.append(QueuedEvent(event, str(order_id), secrets.token_hex(16), encode(body),
-                                          self.shop.clock()))
-            self._cond.notify_all()
+        self.sender.enqueue(event, str(order_id), encode(body))
 
     def ping(self) -> SentEvent:
         """The module's settings page "Test connection": one synchronous ping, not queued."""
-        body = encode({"event": "ping", "platform": "prestashop", "platform_version": "8.2.0",
-                       "module_version": MODULE_VERSION})
-        return self._send(QueuedEvent("ping", "", secrets.token_hex(16), body, self.shop.clock()))
-
-    def resend_due(self) -> list[SentEvent]:
-        """The module's cron: send every queued event whose time has come, now, on the caller's thread."""
-        now = self.shop.clock()
-        with self._cond:
-            due = [q for q in self.queue if not q.in_flight and (q.next_at is None or q.next_at <= now)]
-            for queued in due:
-                queued.in_flight = True
-        return [self._attempt(queued) for queued in due]
-
-    def flush(self, timeout: float) -> bool:
-        """Wait until nothing is waiting to be sent now (events waiting for their backoff do not count)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while any(q.next_at is None or q.in_flight for q in self.queue):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-        return True
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stopping and not any(q.next_at is None and not q.in_flight for q in self.queue):
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                now = self.shop.clock()
-                # A new event: the module sends it, and with it whatever else has fallen due.
-                batch = [q for q in self.queue if not q.in_flight and (q.next_at is None or q.next_at <= now)]
-                for queued in batch:
-                    queued.in_flight = True
-            for queued in batch:
-                self._attempt(queued)
-
-    def _attempt(self, queued: QueuedEvent) -> SentEvent:
-        result = self._send(queued)
-        with self._cond:
-            queued.in_flight = False
-            queued.attempts += 1
-            if result.delivered:
-                self.queue.remove(queued)
-            else:
-                next_at = result.sent_at + delay_after(queued.attempts)
-                if next_at > queued.created_at + GIVE_UP_AFTER:
-                    self.queue.remove(queued)
-                    self.given_up.append(queued)
-                else:
-                    queued.next_at = next_at
-            self._cond.notify_all()
-        return result
-
-    def _send(self, queued: QueuedEvent) -> SentEvent:
-        link = self.link
-        sent_at = self.shop.clock()
-        if link is None:
-            return SentEvent(queued.event, queued.order_id, queued.event_id, "", {}, queued.body, None,
-                             "the module is not connected", sent_at, queued.attempts + 1)
-        # Signed again on every attempt: abonne refuses a timestamp more than 5 minutes off its clock.
-        headers = signed_headers(link.secret, int(sent_at.timestamp()), queued.body, queued.event_id)
-        headers["User-Agent"] = "abonne-prestashop/" + MODULE_VERSION
-        status, error = None, None
-        try:
-            response = requests.post(link.url, data=queued.body, headers=headers, timeout=link.timeout_s,
-                                     allow_redirects=False)
-            status = response.status_code
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        result = SentEvent(queued.event, queued.order_id, queued.event_id, link.url, headers, queued.body, status,
-                           error, sent_at, queued.attempts + 1)
-        with self._cond:
-            self.sent.append(result)
-        return result
+        return self.sender.send_once("ping", encode({"event": "ping", "platform": "prestashop",
+                                                     "platform_version": "8.2.0", "module_version": MODULE_VERSION}))

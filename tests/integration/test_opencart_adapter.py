@@ -116,13 +116,35 @@ def test_notes_reach_the_customer_and_a_first_order_is_marked_paid_unless_it_was
     assert "MYPOS-2" in oc41.order_history(ended)[-1]["comment"]
 
 
-def test_a_30_shop_is_read_and_noted_but_its_renewal_orders_are_not_built_yet(oc30, clock):
+def test_a_30_shop_is_read_and_noted(oc30, clock):
     order_id, product = first_order(oc30)
     shop = adapter(oc30, clock)
     order = shop.get_order(str(order_id))
     # 19.90 and flat-rate shipping 5.00 (3.0 taxes by the posted address: none for the US)
-    assert (order.total, order.lines[0].product_id, order.billing.city) == (Money.parse("24.90", "USD"), str(product), "New York")
+    assert (order.total, order.lines[0].product_id, order.billing.city) == \
+        (Money.parse("24.90", "USD"), str(product), "New York")
     shop.add_customer_note(str(order_id), "Pay here: http://abonne.test/pay/abc")
     assert oc30.order_history(order_id)[-1]["comment"] == "Pay here: http://abonne.test/pay/abc"
-    with pytest.raises(ShopError, match="not built yet"):
+
+
+def test_a_30_renewal_is_built_in_its_own_api_session_with_free_shipping_and_abonnes_payment(oc30, clock):
+    order_id, product = first_order(oc30)
+    shop = adapter(oc30, clock)
+    with pytest.raises(ShopError, match="Free Shipping"):
         shop.create_renewal_order(renewal_of(order_id, product))
+    oc30.enable_free_shipping()
+    renewal = renewal_of(order_id, product)
+
+    created = shop.create_renewal_order(renewal)
+
+    order = oc30.order(int(created.order_id))
+    assert created.total == Money.parse("19.90", "USD")
+    assert (order["payment_code"], order["shipping_code"], str(order["order_status_id"])) == \
+        ("abonne.card", "free.free", "2")
+    assert shop.find_renewal_order(renewal) == created and shop.get_order(created.order_id).own_renewal is True
+
+
+def test_renewals_through_40s_api_are_refused_plainly(oc41, clock):
+    order_id, product = first_order(oc41)
+    with pytest.raises(ShopError, match="OpenCart 4.0's API are not built yet"):
+        adapter(oc41, clock, oc_version="4.0").create_renewal_order(renewal_of(order_id, product))

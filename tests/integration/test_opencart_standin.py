@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from adapters.opencart.standin import OpenCartStandin
 from adapters.opencart.standin_wire import clean, http_build_query, parse_str, sign_41_request
 from bridge.clock import SettableClock
 from bridge.ports import OrderState
-from bridge.serving import serve_in_thread
+from tests.integration.standin_helpers import Receiver
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 OC41, OC30 = FIXTURES / "opencart-4.1.0.4", FIXTURES / "opencart-3.0.5.1"
@@ -72,31 +71,15 @@ def keys(value) -> set[str]:
     return set()
 
 
-class Receiver:
-    """abonne's event endpoint, played: records each request and answers `status`."""
-
-    def __init__(self, status: int = 200):
-        self.status = status
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self._lock = threading.Lock()
-        self._server = serve_in_thread(self._app)
-        self.url = self._server.url
-
-    def _app(self, environ, start_response):
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
-        with self._lock:
-            self.requests.append((headers, body))
-        start_response(f"{self.status} X", [("Content-Type", "application/json")])
-        return [b'{"ok": true}']
-
-    def stop(self) -> None:
-        self._server.stop()
-
-
 @pytest.fixture
 def clock():
     return SettableClock(START)
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as r:
+        yield r
 
 
 def seeded(version: str, clock, key: str = KEY) -> OpenCartStandin:
@@ -124,13 +107,6 @@ def oc30(clock):
     standin = seeded("3.0", clock, key)
     yield standin
     standin.stop()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 def call41(standin, call: str, form: list[tuple[str, str]], clock, key: str = KEY, host: str | None = None,
@@ -468,10 +444,7 @@ def test_events_are_signed_and_parse_as_abonnes_orders(oc41, clock, receiver):
     oc41.set_order_status(order_id, 13)
     assert oc41.flush_events()
     assert receiver.requests[0][0]["X-Abonne-Signature"].startswith("v1=")
-    bodies = []
-    for headers, body in receiver.requests:
-        verify_event(SECRET, headers, body, clock.now())
-        bodies.append(json.loads(body))
+    bodies = [receiver.verified(i, SECRET, clock.now())[0] for i in range(len(receiver.requests))]
     assert [b["event"] for b in bodies] == ["order.created", "order.status_changed", "order.status_changed"]
     assert bodies[0]["order"]["old_status"] is None and bodies[0]["platform_version"] == "4.1.0.4"
     assert bodies[1]["order"]["old_status"]["id"] == "1"
@@ -504,8 +477,7 @@ def test_30_order_edit_is_a_status_change_not_a_new_order(oc30, clock, receiver)
 
 
 def test_failed_events_wait_with_the_backoff_and_are_given_up_after_three_days(oc41, clock):
-    receiver = Receiver(status=503)
-    try:
+    with Receiver(status=503) as receiver:
         oc41.connect_extension(receiver.url, 7, SECRET)
         oc41.place_order(1, [(100, 1)])
         assert oc41.flush_events()
@@ -529,8 +501,6 @@ def test_failed_events_wait_with_the_backoff_and_are_given_up_after_three_days(o
             clock.advance(timedelta(hours=6))
             oc41.resend_due()
         assert oc41.queued_events == [] and [e["event"] for e in oc41.given_up_events] == ["order.status_changed"]
-    finally:
-        receiver.stop()
 
 
 # ---------------------------------------------------------------------------------------------- switches

@@ -8,7 +8,6 @@ error cases of §5 an adapter can hit, and the module's signed events with their
 from __future__ import annotations
 
 import json
-import threading
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,7 +21,7 @@ from adapters.prestashop.standin import PrestaShopStandin
 from bridge.clock import SettableClock
 from bridge.domain.money import Money
 from bridge.ports import Address, OrderState, RenewalLine, RenewalOrder, ShopError
-from bridge.serving import serve_in_thread
+from tests.integration.standin_helpers import Receiver
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "prestashop-8.2.0"
 CAPTURED_BASE = "http://127.0.0.1:8095"
@@ -60,32 +59,15 @@ def content_type(headers) -> str:
     return headers.get("Content-Type", "")
 
 
-class Receiver:
-    """abonne's event endpoint, played: records each request and answers `status`."""
-
-    def __init__(self, status: int = 200):
-        self.status = status
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self._lock = threading.Lock()
-        self._server = serve_in_thread(self._app)
-        self.url = self._server.url
-
-    def _app(self, environ, start_response):
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
-        headers["Content-Type"] = environ.get("CONTENT_TYPE", "")
-        with self._lock:
-            self.requests.append((headers, body))
-        start_response(f"{self.status} X", [("Content-Type", "application/json")])
-        return [b'{"ok": true}']
-
-    def stop(self) -> None:
-        self._server.stop()
-
-
 @pytest.fixture
 def clock():
     return SettableClock(START)
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as r:
+        yield r
 
 
 @pytest.fixture
@@ -95,13 +77,6 @@ def standin(clock):
     s.add_key(READONLY, {"orders": {"GET"}, "order_histories": {"GET"}})
     yield s
     s.stop()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 @pytest.fixture
@@ -621,9 +596,7 @@ def test_credit_slips_show_in_order_slip(standin, bridget):
 # ---------------------------------------------------------------------------------------------- module events
 
 def _verified(receiver, clock, index):
-    headers, body = receiver.requests[index]
-    verify_event(SECRET, headers, body, clock.now())
-    return json.loads(body), body
+    return receiver.verified(index, SECRET, clock.now())
 
 
 def test_module_events_are_signed_and_carry_the_order(standin, bridget, receiver, clock):
@@ -670,8 +643,7 @@ def test_webservice_state_changes_and_renewals_send_events(standin, bridget, rec
 
 def test_failed_events_wait_in_the_queue_with_the_modules_backoff(standin, bridget, clock):
     customer, _, product = bridget
-    receiver = Receiver(status=503)
-    try:
+    with Receiver(status=503) as receiver:
         standin.connect_module(receiver.url, 1, SECRET)
         standin.place_order(customer, [(product, 1)])
         assert standin.flush_events()
@@ -692,8 +664,6 @@ def test_failed_events_wait_in_the_queue_with_the_modules_backoff(standin, bridg
         headers, body = receiver.requests[-1]
         verify_event(SECRET, headers, body, clock.now())  # signed again with the new time
         assert len({h["X-Abonne-Event-Id"] for h, _ in receiver.requests}) == 1
-    finally:
-        receiver.stop()
 
 
 def test_an_unreachable_bridge_is_retried_on_the_next_event_and_given_up_after_three_days(standin, bridget, clock):

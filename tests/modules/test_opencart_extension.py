@@ -173,13 +173,68 @@ def test_the_opencart_4_zip_is_named_for_the_extension_code_with_install_json_at
 def test_the_opencart_3_zip_has_only_an_upload_folder_with_allowed_paths(tmp_path):
     # The 3.0 installer refuses the whole zip when one file is outside these (admin/controller/marketplace/install.php).
     allowed = ("admin/controller/extension/", "admin/language/", "admin/view/template/extension/",
-               "catalog/controller/extension/", "system/library/")
+               "catalog/controller/extension/", "catalog/language/", "catalog/model/extension/", "system/library/")
     with zipfile.ZipFile(build(tmp_path)["opencart-3"]) as archive:
         names = archive.namelist()
     assert names and all(name.startswith("upload/") for name in names)
     assert [name for name in names if not name.removeprefix("upload/").startswith(allowed)] == []
     assert "upload/catalog/controller/extension/module/abonne.php" in names
     assert "upload/admin/controller/extension/module/abonne.php" in names
+
+
+def test_the_opencart_3_zip_carries_the_payment_method_renewal_orders_are_created_with(tmp_path):
+    # 3.0's api/payment/method accepts only a method an enabled payment extension's getMethod() offers.
+    with zipfile.ZipFile(build(tmp_path)["opencart-3"]) as archive:
+        names = set(archive.namelist())
+        module = archive.read("upload/admin/controller/extension/module/abonne.php").decode()
+    assert {"upload/catalog/model/extension/payment/abonne.php",
+            "upload/catalog/language/en-gb/extension/payment/abonne.php",
+            "upload/admin/controller/extension/payment/abonne.php",
+            "upload/admin/language/en-gb/extension/payment/abonne.php",
+            "upload/admin/view/template/extension/payment/abonne.twig"} <= names
+    # Installing the module installs and enables the payment extension; uninstalling it removes it.
+    assert "ControllerExtensionPaymentAbonne::enable($this->registry);" in module
+    assert "ControllerExtensionPaymentAbonne::remove($this->registry);" in module
+
+
+# OpenCart 3.0's Model with only what the payment model uses: the session, the loader, the language and the config.
+PAYMENT_MODEL_HARNESS = r"""<?php
+define('VERSION', '3.0.5.1');
+define('DIR_SYSTEM', $argv[1] . '/');
+class Model
+{
+    public $session, $load, $language, $config;
+}
+require $argv[2];
+$model = new ModelExtensionPaymentAbonne();
+$model->session = (object) ['data' => json_decode($argv[3], true)];
+$model->load = new class { public function language($route) { } };
+$model->language = new class { public function get($key) { return $key === 'text_title' ? 'Card on file, myPOS' : $key; } };
+$model->config = new class { public function get($key) { return $key === 'payment_abonne_sort_order' ? '0' : null; } };
+echo json_encode($model->getMethod(['country_id' => '223', 'zone_id' => '3655'], 19.9));
+"""
+
+
+@needs_php
+def test_the_30_payment_method_is_offered_to_api_sessions_only_with_the_renewal_code(tmp_path):
+    system = tmp_path / "system"
+    (system / "library").mkdir(parents=True)
+    (system / "library" / "abonne").symlink_to(LIBRARY)
+    harness = tmp_path / "payment_model.php"
+    harness.write_text(PAYMENT_MODEL_HARNESS)
+    model = OC3 / "upload" / "catalog" / "model" / "extension" / "payment" / "abonne.php"
+
+    def offered(session: dict):
+        done = subprocess.run([PHP, str(harness), str(system), str(model), json.dumps(session)],
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout)
+
+    # api/payment/methods keys the list by the extension code (abonne sends payment_method=abonne); api/order/add
+    # stores this 'code' as the order's payment_code, the one the events mark as a renewal.
+    assert offered({"api_id": "1", "customer_id": "1"}) == {
+        "code": "abonne.card", "title": "Card on file, myPOS", "terms": "", "sort_order": "0"}
+    assert offered({"customer_id": "1", "payment_address": {"country_id": "223"}}) == []
 
 
 def test_each_version_registers_its_own_history_trigger():

@@ -10,8 +10,11 @@ called exactly abonne.ocmod.zip; 3.0 only needs the .ocmod.zip ending.
 from __future__ import annotations
 
 import argparse
-import zipfile
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from adapters.module_zip import write_zip  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TREES = {"opencart-3": HERE / "opencart-3", "opencart-4": HERE / "opencart-4"}
@@ -22,8 +25,6 @@ LIBRARY_PLACE = {"opencart-3": "upload/system/library/abonne", "opencart-4": "sy
 ZIP_NAME = "abonne.ocmod.zip"
 DEFAULT_OUTPUT_DIR = HERE.parents[2] / "dist"
 SKIPPED = {"__pycache__", ".DS_Store", ".gitkeep"}
-# A fixed time and mode for every entry, so a rebuild of the same sources is byte for byte the same zip.
-FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 
 
 def tree_files(source: Path) -> list[Path]:
@@ -42,14 +43,7 @@ def zip_entries(name: str) -> list[tuple[str, Path]]:
 
 def build_one(name: str, output: Path) -> Path:
     """Writes one zip in name order, without folder entries (both installers create the folders a file needs)."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for entry_name, path in zip_entries(name):
-            entry = zipfile.ZipInfo(entry_name, FIXED_TIME)
-            entry.external_attr = 0o100644 << 16
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(entry, path.read_bytes())
-    return output
+    return write_zip(output, [(entry_name, path.read_bytes()) for entry_name, path in zip_entries(name)])
 
 
 def build(output_dir: Path = DEFAULT_OUTPUT_DIR) -> dict[str, Path]:

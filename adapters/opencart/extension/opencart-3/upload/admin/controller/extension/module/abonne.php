@@ -2,9 +2,11 @@
 /**
  * abonne for OpenCart 3.0, admin side: the settings page (bridge URL, shop id, signing secret, which order statuses
  * mean paid, refunded and cancelled, a signed test ping), and install/uninstall of the extension's table, settings
- * and events. The event contract is abonne's README, "Events from shop-side modules".
+ * and events, and of the payment method abonne's renewal orders are created with (extension/payment/abonne). The event
+ * contract is abonne's README, "Events from shop-side modules".
  */
 require_once DIR_SYSTEM . 'library/abonne/bridge.php';
+require_once DIR_APPLICATION . 'controller/extension/payment/abonne.php';
 
 class ControllerExtensionModuleAbonne extends Controller
 {
@@ -168,6 +170,8 @@ class ControllerExtensionModuleAbonne extends Controller
         foreach (self::events() as $event) {
             $this->model_setting_event->addEvent($event['code'], $event['trigger'], $event['action'], 1, 0);
         }
+        // 3.0's api/payment/method accepts only a method of an installed, enabled payment extension.
+        ControllerExtensionPaymentAbonne::enable($this->registry);
     }
 
     public function uninstall()
@@ -181,6 +185,7 @@ class ControllerExtensionModuleAbonne extends Controller
         foreach (self::EVENT_CODES as $code) {
             $this->model_setting_event->deleteEventByCode($code);
         }
+        ControllerExtensionPaymentAbonne::remove($this->registry);
     }
 
     /**
