@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from adapters.module_events import parse_event_order, sign_read, verify_event
+from adapters.opencart.api import Api30, as_pairs
 from adapters.opencart.standin import OpenCartStandin
 from adapters.opencart.standin_wire import clean, http_build_query, parse_str, sign_41_request
 from bridge.clock import SettableClock
@@ -336,6 +337,7 @@ def replay_30(standin, clock, capture: dict, tokens: dict[str, str], ids: dict[s
 
 @pytest.mark.parametrize("folder", ["flow", "errors"])
 def test_30_captures_replay_with_the_captured_status_and_bodies(oc30, clock, folder):
+    oc30.set_extension_installed(False)  # the captured shop had no abonne extension (and so no abonne method)
     tokens: dict[str, str] = {}
     ids: dict[str, str] = {}
     for path in sorted((OC30 / folder).glob("*.json")):
@@ -520,3 +522,20 @@ def test_breakage_switches(oc41, clock):
     oc41.behave_normally()
     with pytest.raises(ValueError):
         OpenCartStandin().start(version="4.0")
+
+
+def test_30_offers_abonnes_payment_method_to_api_sessions_while_the_extension_is_installed(oc30, clock):
+    """As verified on a real 3.0.5.1: listed under its extension code, stored as abonne.card."""
+    customer = oc30.add_customer("jane@example.com", "Jane", "Roaster")
+    oc30.add_address(customer, "1 Bean Street", "New York", "10001")
+    api = Api30(oc30.url, "Default", oc30._key)
+    api.call("api/customer", [("customer_id", str(customer)), ("customer_group_id", "1"), ("firstname", "Jane"),
+                              ("lastname", "Roaster"), ("email", "jane@example.com"), ("telephone", "5551234567")])
+    api.call("api/cart/add", as_pairs({"product": [{"product_id": str(oc30.add_product("Club", "19.90", "C")),
+                                                    "quantity": "1"}]}))
+    api.call("api/payment/address", [("firstname", "Jane"), ("lastname", "Roaster"), ("address_1", "1 Bean Street"),
+                                     ("city", "New York"), ("postcode", "10001"), ("country_id", "223"),
+                                     ("zone_id", "3655")])
+    assert api.call("api/payment/methods", [])["payment_methods"]["abonne"]["code"] == "abonne.card"
+    oc30.set_extension_installed(False)
+    assert "abonne" not in api.call("api/payment/methods", [])["payment_methods"]
