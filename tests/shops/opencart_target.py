@@ -1,8 +1,8 @@
-"""The OpenCart 4.1 target: the stand-in, or a real OpenCart 4.1 with abonne's extension installed.
+"""The OpenCart targets (4.1 and 3.0): the stand-in, or a real OpenCart with abonne's extension installed.
 
 A real shop's extension is configured by hand once (bridge URL `http://127.0.0.1:<port>`, shop id 1, a signing
 secret, the default paid/refunded/cancelled statuses). First orders are entered the way the admin's order editor
-enters them, through the shop's own API (a signed `confirm`, cash on delivery, status Pending); what the customer
+enters them, through the shop's own API (cash on delivery, status Pending); what the customer
 reads in her account, the order history, is read from the shop's database (`mysql`), since OpenCart has no API
 that reads it.
 """
@@ -14,18 +14,25 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from adapters.opencart.api import Api41, as_pairs
+from adapters.opencart.api import Api30, Api41, as_pairs
 
-REAL_OPENCART_SCENARIO = ("ABONNE_REAL_OPENCART_URL", "ABONNE_REAL_OPENCART_API_USERNAME",
-                          "ABONNE_REAL_OPENCART_API_KEY", "ABONNE_REAL_OPENCART_EXTENSION_SECRET",
-                          "ABONNE_REAL_OPENCART_BRIDGE_PORT", "ABONNE_REAL_OPENCART_DATABASE",
-                          "ABONNE_REAL_OPENCART_PRODUCT_ID")
+SETTINGS = ("URL", "API_USERNAME", "API_KEY", "EXTENSION_SECRET", "BRIDGE_PORT", "DATABASE", "PRODUCT_ID")
+PREFIX = {"4.1": "ABONNE_REAL_OPENCART_", "3.0": "ABONNE_REAL_OPENCART30_"}
 PENDING, REFUNDED = 1, 11
+ADDRESS = {"firstname": "Jane", "lastname": "Roaster", "company": "", "address_1": "1 Bean Street", "address_2": "",
+           "city": "New York", "postcode": "10001", "country_id": "223", "zone_id": "3655"}
+CUSTOMER = {"customer_id": "1", "customer_group_id": "1", "firstname": "Jane", "lastname": "Roaster",
+            "email": "jane@example.com", "telephone": "5551234567"}
+
+
+def real_settings(version: str) -> tuple[str, ...]:
+    return tuple(PREFIX[version] + name for name in SETTINGS)
 
 
 @dataclass
 class OpenCartTarget:
     kind: str
+    version: str
     url: str
     username: str
     key: str
@@ -43,7 +50,7 @@ class OpenCartTarget:
 
     def shop_add_args(self) -> list[str]:
         return ["--platform", "opencart", "--url", self.url, "--api-username", self.username, "--api-key", self.key,
-                "--webhook-secret", self.secret, "--oc-version", "4.1"]
+                "--webhook-secret", self.secret, "--oc-version", self.version]
 
     def connect_extension(self, abonne_url: str, shop_id: int) -> None:
         if self.standin is not None:
@@ -62,12 +69,19 @@ class OpenCartTarget:
             customer = self.standin.add_customer("jane@example.com", "Jane", "Roaster")
             self.standin.add_address(customer, "1 Bean Street", "New York", "10001")
             return self.standin.place_order(customer, [(product_id, 1)], payment_code="cod", status_id=PENDING)
-        address = {"firstname": "Jane", "lastname": "Roaster", "company": "", "address_1": "1 Bean Street",
-                   "address_2": "", "city": "New York", "postcode": "10001", "country_id": "223", "zone_id": "3655"}
-        order = {"customer_id": "1", "customer_group_id": "1", "firstname": "Jane", "lastname": "Roaster",
-                 "email": "jane@example.com", "telephone": "5551234567",
-                 "product": [{"product_id": str(product_id), "quantity": "1"}],
-                 **{f"payment_{k}": v for k, v in address.items()}, **{f"shipping_{k}": v for k, v in address.items()},
+        if self.version == "3.0":
+            api = Api30(self.url, self.username, self.key)
+            api.call("api/customer", list(CUSTOMER.items()))
+            api.call("api/cart/add", as_pairs({"product": [{"product_id": str(product_id), "quantity": "1"}]}))
+            api.call("api/payment/address", list(ADDRESS.items()))
+            api.call("api/shipping/address", list(ADDRESS.items()))
+            api.call("api/shipping/methods", [])
+            api.call("api/shipping/method", [("shipping_method", "free.free")])
+            api.call("api/payment/methods", [])
+            api.call("api/payment/method", [("payment_method", "cod")])
+            return int(api.call("api/order/add", [("order_status_id", str(PENDING)), ("comment", "")])["order_id"])
+        order = {**CUSTOMER, "product": [{"product_id": str(product_id), "quantity": "1"}],
+                 **{f"payment_{k}": v for k, v in ADDRESS.items()}, **{f"shipping_{k}": v for k, v in ADDRESS.items()},
                  "shipping_method": {"name": "Free Shipping", "code": "free.free", "cost": "0.00", "tax_class_id": "-1"},
                  "payment_method": {"name": "Cash On Delivery", "code": "cod.cod"}, "order_id": "0",
                  "order_status_id": str(PENDING), "comment": ""}
@@ -89,10 +103,11 @@ class OpenCartTarget:
         if self.standin is not None:
             found = [self.standin.order(i) for i in range(after + 1, after + 50)]
             return [{"order_id": str(o["order_id"]), "total": str(o["total"]), "status": str(o["order_status_id"]),
-                     "comment": o["comment"]} for o in found if o and o["payment_method"]["code"] == "abonne.card"]
+                     "comment": o["comment"]} for o in found if o and _payment_code(o) == "abonne.card"]
+        code = "payment_code = 'abonne.card'" if self.version == "3.0" else "payment_method LIKE '%abonne.card%'"
         rows = subprocess.run(["mysql", "-uroot", "-N", "-B", self.database, "-e",
                                "SELECT order_id, total, order_status_id, comment FROM oc_order WHERE order_id > "
-                               f"{int(after)} AND payment_method LIKE '%abonne.card%' ORDER BY order_id"],
+                               f"{int(after)} AND {code} ORDER BY order_id"],
                               capture_output=True, text=True, check=True).stdout.splitlines()
         return [dict(zip(("order_id", "total", "status", "comment"), row.split("\t", 3))) for row in rows]
 
@@ -101,24 +116,33 @@ class OpenCartTarget:
         if self.standin is not None:
             self.standin.set_order_status(order_id, status)
             return
-        Api41(self.url, self.username, self.key).call("history_add", [
-            ("order_id", str(order_id)), ("order_status_id", str(status)), ("comment", ""), ("notify", "0"),
-            ("override", "0")])
+        change = [("order_status_id", str(status)), ("comment", ""), ("notify", "0"), ("override", "0")]
+        if self.version == "3.0":
+            Api30(self.url, self.username, self.key).call("api/order/history", change, order_id=str(order_id))
+        else:
+            Api41(self.url, self.username, self.key).call("history_add", [("order_id", str(order_id)), *change])
 
     def close(self) -> None:
         for close in self.on_close:
             close()
 
 
-def standin_opencart() -> OpenCartTarget:
+def _payment_code(order: Mapping[str, Any]) -> str:
+    method = order.get("payment_method")
+    return str(method.get("code")) if isinstance(method, dict) else str(order.get("payment_code", ""))
+
+
+def standin_opencart(version: str) -> OpenCartTarget:
     from adapters.opencart.standin import OpenCartStandin
     standin = OpenCartStandin()
-    running = standin.start(version="4.1")
-    return OpenCartTarget("stand-in", running.url, running.api_username, running.api_key, "standin-extension-secret",
-                          standin=standin, on_close=[standin.stop])
+    running = standin.start(version=version)
+    if version == "3.0":
+        standin.enable_free_shipping()
+    return OpenCartTarget("stand-in", version, running.url, running.api_username, running.api_key,
+                          "standin-extension-secret", standin=standin, on_close=[standin.stop])
 
 
-def real_opencart(env: Mapping[str, str] = os.environ) -> OpenCartTarget:
-    url, username, key, secret, port, database, product = (env[name] for name in REAL_OPENCART_SCENARIO)
-    return OpenCartTarget("real", url, username, key, secret, bridge_port=int(port), database=database,
+def real_opencart(version: str, env: Mapping[str, str] = os.environ) -> OpenCartTarget:
+    url, username, key, secret, port, database, product = (env[name] for name in real_settings(version))
+    return OpenCartTarget("real", version, url, username, key, secret, bridge_port=int(port), database=database,
                           product=int(product))

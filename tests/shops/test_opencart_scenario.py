@@ -1,4 +1,4 @@
-"""The OpenCart 4.1 path end to end, with abonne in real processes and abonne's extension in the shop (the
+"""The OpenCart path end to end (4.1 and 3.0), with abonne in real processes and abonne's extension in the shop (the
 stand-in's, or the real one): an order becomes an agreement through the extension's signed event, the pay link
 reaches the customer as order history (mailed: notify), the customer pays, the order gets the paid status with the
 myPOS transaction, a renewal becomes an order of payment abonne.card, and the owner's "Refunded" ends the
@@ -19,22 +19,25 @@ from bridge.ports import HostedForm
 from tests.fixture_files import MYPOS
 from tests.shops.abonne_process import AbonneProcesses
 from tests.shops.conftest import VISA
-from tests.shops.opencart_target import (
-    REAL_OPENCART_SCENARIO, REFUNDED, OpenCartTarget, real_opencart, standin_opencart,
-)
+from tests.shops.opencart_target import REFUNDED, OpenCartTarget, real_opencart, real_settings, standin_opencart
 from tests.shops.proxy import ForwardProxy
 
 
-@pytest.fixture(params=["stand-in", pytest.param("real", marks=pytest.mark.real_shop)])
+@pytest.fixture(params=[("stand-in", "4.1"), ("stand-in", "3.0"),
+                        pytest.param(("real", "4.1"), marks=pytest.mark.real_shop),
+                        pytest.param(("real", "3.0"), marks=pytest.mark.real_shop)],
+                ids=lambda p: f"{p[0]}-{p[1]}")
 def opencart(request: pytest.FixtureRequest) -> Iterator[OpenCartTarget]:
-    if request.param == "real":
-        missing = [name for name in REAL_OPENCART_SCENARIO if not os.environ.get(name)]
+    kind, version = request.param
+    if kind == "real":
+        wanted = real_settings(version)
+        missing = [name for name in wanted if not os.environ.get(name)]
         if missing:
-            pytest.skip(f"no real OpenCart 4.1 to run against: set {', '.join(REAL_OPENCART_SCENARIO)} "
+            pytest.skip(f"no real OpenCart {version} to run against: set {', '.join(wanted)} "
                         f"(missing: {', '.join(missing)})")
-        target = real_opencart()
+        target = real_opencart(version)
     else:
-        target = standin_opencart()
+        target = standin_opencart(version)
     yield target
     target.close()
 
