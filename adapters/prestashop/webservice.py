@@ -4,6 +4,7 @@ JSON `errors`, an empty 500 from a fatal guard, a plain-text `die()`, and a 404 
 ShopError that says what happened in words."""
 from __future__ import annotations
 
+import copy
 import json
 import re
 import xml.etree.ElementTree as ElementTree
@@ -30,6 +31,7 @@ class Webservice:
         self._key = key
         self._timeout = (CONNECT_TIMEOUT, timeout)
         self._session = requests.Session()
+        self._blanks: dict[str, ElementTree.Element] = {}
         # The webservice sets a front-office cookie on some writes; a client that kept it would act as a visitor.
         self._session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
 
@@ -38,7 +40,24 @@ class Webservice:
 
     def post(self, resource: str, element: str, fields: Mapping[str, Any],
              params: Mapping[str, Any] | None = None) -> Any:
-        return self._call("POST", resource, params=params, body=to_xml(element, fields))
+        """A new resource, shaped as this shop's `?schema=blank` says (read once per resource), with `fields`."""
+        root = self._blank(resource)
+        node = root.find(element)
+        if node is None:
+            raise WebserviceError(f"the shop's blank {resource} has no <{element}>", status=None)
+        for forbidden in node.findall("id"):  # an id is refused on a POST (code 91)
+            node.remove(forbidden)
+        fill_blank(node, fields, resource)
+        return self._call("POST", resource, params=params, body=_document(root))
+
+    def _blank(self, resource: str) -> ElementTree.Element:
+        if resource not in self._blanks:
+            response = self._send("GET", resource, {"schema": "blank"}, None, json_out=False)
+            try:
+                self._blanks[resource] = ElementTree.fromstring(response.content)
+            except ElementTree.ParseError:
+                raise WebserviceError(f"the shop's blank {resource} schema is not XML", status=None) from None
+        return copy.deepcopy(self._blanks[resource])
 
     def put(self, resource: str, element: str, fields: Mapping[str, Any]) -> Any:
         return self._call("PUT", resource, body=to_xml(element, fields))
@@ -136,10 +155,44 @@ class Languages(dict):
 
 
 def to_xml(element: str, fields: Mapping[str, Any]) -> bytes:
-    """<prestashop><element>…</element></prestashop>; a dict value nests, a list of (tag, dict) repeats a tag,
-    Languages holds one value per language."""
+    """<prestashop><element>…</element></prestashop> for a PUT or PATCH, which names only what it changes: a dict
+    value nests, a list of (tag, dict) repeats a tag, Languages holds one value per language."""
     root = ElementTree.Element("prestashop")
     _fill(ElementTree.SubElement(root, element), fields)
+    return _document(root)
+
+
+def fill_blank(node: ElementTree.Element, fields: Mapping[str, Any], resource: str) -> None:
+    """Set `fields` in a blank schema's element. A field the schema lacks is an error naming it (this shop's
+    PrestaShop differs from what abonne knows); associations abonne does not send are left out."""
+    for name, value in fields.items():
+        child = node.find(name)
+        if child is None:
+            raise WebserviceError(f"this shop's {resource} have no field {name!r} (PrestaShop version?)", status=None)
+        if isinstance(value, Languages):
+            for language_id, text in value.items():
+                language = child.find(f"language[@id='{language_id}']")
+                if language is None:
+                    language = ElementTree.SubElement(child, "language", id=str(language_id))
+                language.text = str(text)
+        elif isinstance(value, list):
+            for item in list(child):
+                child.remove(item)
+            for tag, item in value:
+                _fill(ElementTree.SubElement(child, tag), item)
+        elif isinstance(value, Mapping):
+            for group in [group for group in child if group.tag not in value]:
+                child.remove(group)
+            fill_blank(child, value, resource)
+        else:
+            child.text = "" if value is None else str(value)
+    if node.tag != "associations":
+        blank_associations = node.find("associations")
+        if blank_associations is not None and "associations" not in fields:
+            node.remove(blank_associations)
+
+
+def _document(root: ElementTree.Element) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="utf-8")
 
 
