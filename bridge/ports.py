@@ -200,7 +200,8 @@ class ShopAdapter(Protocol):
 
     def find_renewal_order(self, renewal: RenewalOrder) -> CreatedOrder | None:
         """Look for an order an earlier attempt created for renewal.key (the shop has no idempotency keys, and a
-        timed-out create may have succeeded). Read-only. Raises ShopError."""
+        timed-out create may have succeeded). Where a create takes several calls, a found order whose attempt was
+        cut short is finished, idempotently; nothing else is written. Raises ShopError."""
 
     def create_renewal_order(self, renewal: RenewalOrder) -> CreatedOrder:
         """Create the renewal as a paid order that find_renewal_order can find. NOT idempotent: the caller calls

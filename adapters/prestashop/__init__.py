@@ -169,12 +169,14 @@ class PrestaShopShop:
 
     def find_renewal_order(self, renewal: RenewalOrder) -> CreatedOrder | None:
         """The order whose payment label names this charge's transaction: written in the call that creates the
-        order, so no other install's order and no half-made attempt can match it."""
+        order, so no other install's order can match it. An attempt cut short after the create (the state and
+        the payment's transaction id follow it) is finished here: both steps are idempotent."""
         label = _payment_label(renewal)
         orders = listed(self._ws.get("orders", {"filter[module]": f"[{MODULE}]", "filter[payment]": f"[{label}]",
                                                 "display": "[id,total_paid,id_currency,payment]"}), "orders")
         for order in orders:
             if order.get("payment") == label:
+                self.mark_paid(str(order["id"]), renewal.transaction_id)
                 return CreatedOrder(str(order["id"]), self._money(order["total_paid"], order["id_currency"]))
         return None
 

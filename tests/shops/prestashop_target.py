@@ -14,12 +14,14 @@ import os
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
 
 from adapters.prestashop.webservice import Languages, Webservice, listed, one, to_xml
+from bridge.clock import SettableClock
 from tests.shops.targets import REAL_PRESTASHOP, Customer
 
 TIMEOUT = 60
@@ -34,6 +36,7 @@ class PrestaShopTarget:
     module_secret: str
     bridge_port: int | None = None  # the port the real module's bridge URL names; None: any (stand-in)
     standin: Any = None
+    clock: Any = None  # the stand-in's: its module's backoff runs on it
     on_close: list[Callable[[], None]] = field(default_factory=list)
     platform: str = "prestashop"
 
@@ -169,6 +172,13 @@ class PrestaShopTarget:
         """What the owner does on the order page: a new state (the module reports it)."""
         self.ws.post("order_histories", "order_history", {"id_order": order_id, "id_order_state": state})
 
+    def run_module_cron(self) -> None:
+        """What the shop's crontab does for the module, once its queued events are due (the first resend comes a
+        minute after the failure): the stand-in's clock moves that minute; a real shop's crontab runs on its own."""
+        if self.standin is not None:
+            self.clock.advance(timedelta(seconds=61))
+            self.standin.resend_due()
+
     def close(self) -> None:
         try:
             for product_id in self.products:
@@ -186,7 +196,8 @@ def real_prestashop(env: Mapping[str, str] = os.environ) -> PrestaShopTarget:
 def standin_prestashop() -> PrestaShopTarget:
     from adapters.prestashop.standin import PrestaShopStandin
     key = secrets.token_hex(16).upper()
+    clock = SettableClock(datetime.now(timezone.utc))
     standin = PrestaShopStandin()
-    standin.start(key)
-    return PrestaShopTarget("stand-in", standin.url, key, "standin-module-secret", standin=standin,
+    standin.start(key, clock=clock)
+    return PrestaShopTarget("stand-in", standin.url, key, "standin-module-secret", standin=standin, clock=clock,
                             on_close=[standin.stop])

@@ -1,7 +1,9 @@
 """The PrestaShop path end to end, with abonne in real processes and abonne's module in the shop (the stand-in's, or
 the real one): a storefront order paid by bank wire becomes an agreement through the module's signed event, the
 customer gets the pay link as a message on the order and pays, the order becomes "Payment accepted" with the
-myPOS transaction, a renewal becomes an order of module abonne, and the owner's "Refunded" ends the agreement."""
+myPOS transaction, three renewals become orders of module abonne (the third with the worker SIGKILLed after the
+shop created it and before abonne heard back: the restarted worker finds it and finishes it, no duplicate), and
+the owner's "Refunded" ends the agreement."""
 from __future__ import annotations
 
 import re
@@ -47,22 +49,10 @@ def abonne_for_prestashop(tmp_path: Path, proxy: ForwardProxy, prestashop: Prest
 
 
 def test_a_storefront_order_becomes_an_agreement_renewed_in_the_shop_and_ended_by_a_refund(
-        abonne_for_prestashop: AbonneProcesses, prestashop: PrestaShopTarget, mypos: MyPosStandin, tmp_path: Path):
+        abonne_for_prestashop: AbonneProcesses, prestashop: PrestaShopTarget, mypos: MyPosStandin, proxy: ForwardProxy,
+        tmp_path: Path):
     abonne, shop = abonne_for_prestashop, prestashop
-    abonne.start_web()
-    certificate = tmp_path / "mypos-standin.pem"
-    certificate.write_text(mypos.certificate_pem)
-    abonne.cli("gateway", "set", "--sid", "000000000000010", "--wallet-number", "61938166610", "--key-index", "1",
-               "--private-key", str(MYPOS / "test-merchant-private-key.pem"), "--certificate", str(certificate),
-               "--endpoint", mypos.endpoint)
-    added = abonne.cli("shop", "add", *shop.shop_add_args(""))
-    shop_id = int(re.search(r"shop (\d+) added", added.stdout).group(1))
-    assert "Install the abonne module" in added.stdout
-    shop.connect_module(abonne.url, shop_id)
-    product_id = shop.create_product("Coffee Club Monthly", PRICE)
-    abonne.cli("plan", "add", "Monthly coffee", "--every", "1", "--unit", "month")
-    abonne.cli("plan", "map", "Monthly coffee", "--shop", str(shop_id), "--product", str(product_id))
-    abonne.start_worker()
+    product_id = connected(abonne, shop, mypos, tmp_path)
     customer = Customer.new("Ivan", "Petrov")
 
     order_id = shop.place_order([(product_id, 1)], customer)
@@ -87,24 +77,73 @@ def test_a_storefront_order_becomes_an_agreement_renewed_in_the_shop_and_ended_b
                     == [(first_ref, "Card, myPOS")], "the first order to be paid by card with the transaction")
 
     first = shop.order(order_id)
-    abonne.make_due(agreement_id)
-    renewals = abonne.wait_for(lambda: shop.renewal_orders(first["id_customer"]), "the renewal order", timeout=90)
-    abonne.wait_for(lambda: abonne.scalar("SELECT state FROM outbox WHERE dedupe_key = :k",
-                                          k=f"renewal:{agreement_id}:2") == "done", "abonne to record it")
+    for cycle in (2, 3, 4):
+        if cycle == 4:  # SIGKILL after the shop created the order, before abonne heard back
+            hold = proxy.hold(shop.netloc, "POST", r"/api/orders/?$")
+            abonne.make_due(agreement_id)
+            abonne.wait_for(hold.reached.is_set, "the shop to create the renewal order of cycle 4", timeout=90)
+            abonne.worker.kill()
+            hold.release.set()
+            abonne.end_lease(f"renewal:{agreement_id}:{cycle}")
+            abonne.start_worker()
+        else:
+            abonne.make_due(agreement_id)
+        abonne.wait_for(lambda: abonne.scalar("SELECT state FROM outbox WHERE dedupe_key = :k",
+                                              k=f"renewal:{agreement_id}:{cycle}") == "done",
+                        f"abonne to record the renewal order of cycle {cycle}", timeout=120)
+        assert len(shop.renewal_orders(first["id_customer"])) == cycle - 1, "a renewal order was created twice"
+
+    refs = [row["transaction_ref"] for row in abonne.rows(
+        "SELECT transaction_ref FROM charges WHERE agreement_id = :a AND state = 'succeeded' AND cycle > 1 "
+        "ORDER BY cycle", a=agreement_id)]
     renewals = shop.renewal_orders(first["id_customer"])
-    renewal_ref = abonne.scalar("SELECT transaction_ref FROM charges WHERE agreement_id = :a AND cycle = 2",
-                                a=agreement_id)
-    assert len(renewals) == 1
-    renewal = renewals[0]
-    assert (renewal["current_state"], renewal["valid"]) == (paid_state, "1")
-    assert (renewal["id_address_delivery"], renewal["id_address_invoice"]) == \
-        (first["id_address_delivery"], first["id_address_invoice"])
-    assert float(renewal["total_paid"]) == float(PRICE) and renewal["payment"].endswith(renewal_ref)
-    assert [(row["product_id"], row["product_quantity"]) for row in renewal["associations"]["order_rows"]] == \
-        [(str(product_id), "1")]
-    assert renewal_ref in [p.get("transaction_id") for p in shop.payments(int(renewal["id"]))]
-    assert [a["order_id"] for a in abonne.rows("SELECT order_id FROM agreements")] == [str(order_id)]  # none for the renewal
+    assert [r["payment"].rsplit(" ", 1)[1] for r in renewals] == refs and len(set(refs)) == 3
+    for renewal, ref in zip(renewals, refs):
+        assert (renewal["current_state"], renewal["valid"]) == (paid_state, "1")  # the killed attempt finished too
+        assert (renewal["id_address_delivery"], renewal["id_address_invoice"]) == \
+            (first["id_address_delivery"], first["id_address_invoice"])
+        assert float(renewal["total_paid"]) == float(PRICE)
+        assert [(row["product_id"], row["product_quantity"]) for row in renewal["associations"]["order_rows"]] == \
+            [(str(product_id), "1")]
+        assert ref in [p.get("transaction_id") for p in shop.payments(int(renewal["id"]))]
+    # The renewals' own events made no agreement (a real shop's older orders of other products may be polled).
+    assert not {r["id"] for r in renewals} & {int(a["order_id"]) for a in abonne.rows("SELECT order_id FROM agreements")}
 
     shop.set_state(order_id, shop.state_id("PS_OS_REFUND"))
     abonne.wait_for(lambda: abonne.scalar("SELECT state FROM agreements WHERE id = :a", a=agreement_id)
                     == "cancelled", "the refund to cancel the agreement", timeout=90)
+
+
+def test_an_order_placed_while_abonne_is_down_arrives_from_the_modules_queue(
+        abonne_for_prestashop: AbonneProcesses, prestashop: PrestaShopTarget, mypos: MyPosStandin, tmp_path: Path):
+    abonne, shop = abonne_for_prestashop, prestashop
+    product_id = connected(abonne, shop, mypos, tmp_path)
+    abonne.stop()
+
+    order_id = shop.place_order([(product_id, 1)], Customer.new("Petra", "Down"))  # checkout is not slowed down
+    abonne.start()
+    shop.run_module_cron()
+
+    agreements = abonne.wait_for(lambda: abonne.rows("SELECT * FROM agreements WHERE order_id = :o", o=str(order_id)),
+                                 f"the queued event of order {order_id} to make its agreement", timeout=240)
+    assert len(agreements) == 1 and agreements[0]["state"] == "awaiting_card"
+
+
+def connected(abonne: AbonneProcesses, shop: PrestaShopTarget, mypos: MyPosStandin, tmp_path: Path) -> int:
+    """abonne serving, the gateway set, the shop added and its module pointed at abonne, a product mapped to a
+    monthly plan, the worker running: the product's id."""
+    abonne.start_web()
+    certificate = tmp_path / "mypos-standin.pem"
+    certificate.write_text(mypos.certificate_pem)
+    abonne.cli("gateway", "set", "--sid", "000000000000010", "--wallet-number", "61938166610", "--key-index", "1",
+               "--private-key", str(MYPOS / "test-merchant-private-key.pem"), "--certificate", str(certificate),
+               "--endpoint", mypos.endpoint)
+    added = abonne.cli("shop", "add", *shop.shop_add_args(""))
+    shop_id = int(re.search(r"shop (\d+) added", added.stdout).group(1))
+    assert "Install the abonne module" in added.stdout
+    shop.connect_module(abonne.url, shop_id)
+    product_id = shop.create_product("Coffee Club Monthly", PRICE)
+    abonne.cli("plan", "add", "Monthly coffee", "--every", "1", "--unit", "month")
+    abonne.cli("plan", "map", "Monthly coffee", "--shop", str(shop_id), "--product", str(product_id))
+    abonne.start_worker()
+    return product_id
