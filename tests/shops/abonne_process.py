@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, select, text, update
 
 from bridge.services import outbox
 from bridge.store.tables import Agreement, OutboxMessage
+from tests.fixture_files import MYPOS
 from tests.waiting import wait_for
 
 T = TypeVar("T")
@@ -124,6 +125,14 @@ class AbonneProcesses:
             assert done.returncode == 0, f"abonne {' '.join(args)} exited {done.returncode}:\n" \
                                          f"{done.stdout}{done.stderr}"
         return done
+
+    def set_gateway(self, mypos: Any) -> None:
+        """`abonne gateway set` for myPOS's published test store, pointed at the stand-in myPOS."""
+        certificate = self.home / "mypos-standin.pem"
+        certificate.write_text(mypos.certificate_pem)
+        self.cli("gateway", "set", "--sid", "000000000000010", "--wallet-number", "61938166610", "--key-index", "1",
+                 "--private-key", str(MYPOS / "test-merchant-private-key.pem"), "--certificate", str(certificate),
+                 "--endpoint", mypos.endpoint)
 
     def wait_for(self, condition: Callable[[], T], what: str, timeout: float = 60.0) -> T:
         """Wait, and when it does not come, say so with the end of each process's log."""

@@ -11,7 +11,6 @@ import requests
 
 from adapters.mypos.standin import MyPosStandin, customer_pays, read_form, submit_auto_form
 from bridge.ports import HostedForm
-from tests.fixture_files import MYPOS
 from tests.shops.abonne_process import AbonneProcesses
 from tests.shops.proxy import ForwardProxy
 from tests.shops.targets import (
@@ -111,13 +110,9 @@ class Scenario:
 @pytest.fixture
 def scenario(abonne: AbonneProcesses, woocommerce: WooCommerceTarget, mypos: MyPosStandin, proxy: ForwardProxy,
              tmp_path: Path) -> Scenario:
-    certificate = tmp_path / "mypos-standin.pem"
-    certificate.write_text(mypos.certificate_pem)
     woocommerce.abonne_urls.append(abonne.url)
     abonne.start_web()  # the shop pings the webhook URL when the webhooks are registered
-    abonne.cli("gateway", "set", "--sid", "000000000000010", "--wallet-number", "61938166610", "--key-index", "1",
-               "--private-key", str(MYPOS / "test-merchant-private-key.pem"), "--certificate", str(certificate),
-               "--endpoint", mypos.endpoint)
+    abonne.set_gateway(mypos)
     added = abonne.cli("shop", "add", *woocommerce.shop_add_args(WEBHOOK_SECRET), "--register-webhooks")
     shop_id = int(re.search(r"shop (\d+) added", added.stdout).group(1))
     product_id = woocommerce.create_product("Coffee Club Monthly", PRICE)

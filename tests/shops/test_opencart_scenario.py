@@ -16,7 +16,6 @@ import requests
 
 from adapters.mypos.standin import MyPosStandin, customer_pays, read_form, submit_auto_form
 from bridge.ports import HostedForm
-from tests.fixture_files import MYPOS
 from tests.shops.abonne_process import AbonneProcesses
 from tests.shops.conftest import VISA
 from tests.shops.opencart_target import REFUNDED, OpenCartTarget, real_opencart, real_settings, standin_opencart
@@ -53,11 +52,7 @@ def test_an_order_becomes_an_agreement_renewed_in_the_shop_and_ended_by_a_refund
         abonne_for_opencart: AbonneProcesses, opencart: OpenCartTarget, mypos: MyPosStandin, tmp_path: Path):
     abonne, shop = abonne_for_opencart, opencart
     abonne.start_web()
-    certificate = tmp_path / "mypos-standin.pem"
-    certificate.write_text(mypos.certificate_pem)
-    abonne.cli("gateway", "set", "--sid", "000000000000010", "--wallet-number", "61938166610", "--key-index", "1",
-               "--private-key", str(MYPOS / "test-merchant-private-key.pem"), "--certificate", str(certificate),
-               "--endpoint", mypos.endpoint)
+    abonne.set_gateway(mypos)
     added = abonne.cli("shop", "add", *shop.shop_add_args())
     shop_id = int(re.search(r"shop (\d+) added", added.stdout).group(1))
     shop.connect_extension(abonne.url, shop_id)

@@ -15,7 +15,6 @@ import requests
 
 from adapters.mypos.standin import MyPosStandin, customer_pays, read_form, submit_auto_form
 from bridge.ports import HostedForm
-from tests.fixture_files import MYPOS
 from tests.shops.abonne_process import AbonneProcesses
 from tests.shops.conftest import VISA
 from tests.shops.prestashop_target import PrestaShopTarget, real_prestashop, standin_prestashop
@@ -133,11 +132,7 @@ def connected(abonne: AbonneProcesses, shop: PrestaShopTarget, mypos: MyPosStand
     """abonne serving, the gateway set, the shop added and its module pointed at abonne, a product mapped to a
     monthly plan, the worker running: the product's id."""
     abonne.start_web()
-    certificate = tmp_path / "mypos-standin.pem"
-    certificate.write_text(mypos.certificate_pem)
-    abonne.cli("gateway", "set", "--sid", "000000000000010", "--wallet-number", "61938166610", "--key-index", "1",
-               "--private-key", str(MYPOS / "test-merchant-private-key.pem"), "--certificate", str(certificate),
-               "--endpoint", mypos.endpoint)
+    abonne.set_gateway(mypos)
     added = abonne.cli("shop", "add", *shop.shop_add_args(""))
     shop_id = int(re.search(r"shop (\d+) added", added.stdout).group(1))
     assert "Install the abonne module" in added.stdout
