@@ -13,9 +13,13 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
@@ -53,6 +57,19 @@ class PrestaShopTarget:
     def shop_add_args(self, webhook_secret: str) -> list[str]:
         return ["--platform", "prestashop", "--url", self.url, "--webservice-key", self.key,
                 "--webhook-secret", self.module_secret]
+
+    def update_module(self, modules_dir: str) -> None:
+        """Put the module zip just built into a real shop, as an owner updates a module by hand: unpacked into its
+        modules/ folder, owned like the folder, the shop's cache cleared. The module was installed and configured
+        once (bin/console prestashop:module install abonne, then its settings page); this keeps that."""
+        from adapters.prestashop.module.build import build
+        target = Path(modules_dir)
+        owner = target.stat()
+        with zipfile.ZipFile(build(Path(tempfile.mkdtemp()) / "abonne-prestashop.zip")) as archive:
+            archive.extractall(target)  # fresh file times: PHP's OPcache sees new code
+        for path in [target / "abonne", *(target / "abonne").rglob("*")]:
+            os.chown(path, owner.st_uid, owner.st_gid)
+        shutil.rmtree(target.parent / "var" / "cache", ignore_errors=True)
 
     def connect_module(self, abonne_url: str, shop_id: int) -> None:
         """Point the module at this abonne: the stand-in's by call, a real one's was set by hand (see above)."""

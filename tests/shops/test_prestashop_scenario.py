@@ -6,6 +6,7 @@ shop created it and before abonne heard back: the restarted worker finds it and 
 the owner's "Refunded" ends the agreement."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Iterator
@@ -32,6 +33,8 @@ def prestashop(request: pytest.FixtureRequest) -> Iterator[PrestaShopTarget]:
             pytest.skip(f"no real PrestaShop to run against: set {', '.join(REAL_PRESTASHOP)} "
                         f"(missing: {', '.join(missing)})")
         target = real_prestashop()
+        if os.environ.get("ABONNE_REAL_PRESTASHOP_MODULES_DIR"):  # run against the module just built
+            target.update_module(os.environ["ABONNE_REAL_PRESTASHOP_MODULES_DIR"])
     else:
         target = standin_prestashop()
     yield target
