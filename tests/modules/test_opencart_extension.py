@@ -8,11 +8,9 @@ import hashlib
 import json
 import shutil
 import subprocess
-import threading
 import zipfile
 from datetime import datetime, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ import pytest
 from adapters.module_events import parse_event_order, sign_event, sign_read, verify_event
 from adapters.opencart.extension.build import ZIP_NAME, build, tree_files
 from bridge.ports import OrderState, WebhookKind, WebhookRejected
+from tests.modules.abonne_listener import Listener, listening
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = ROOT / "adapters" / "opencart" / "extension"
@@ -432,42 +431,10 @@ def test_reads_that_are_not_signed_right_are_refused_with_401(php):
 
 # --- delivery over HTTP ---------------------------------------------------------------------------------------------
 
-class _Abonne(BaseHTTPRequestHandler):
-    """A stand-in for abonne's webhook endpoint: verifies with module_events and answers as the README says."""
-    secret = "listener-secret"
-    received: list = []
-
-    def do_POST(self):
-        raw = self.rfile.read(int(self.headers["Content-Length"]))
-        try:
-            verify_event(self.secret, dict(self.headers.items()), raw, datetime.now(timezone.utc))
-        except WebhookRejected as rejected:
-            self._answer(rejected.status, {"error": rejected.code, "detail": rejected.detail})
-            return
-        type(self).received.append((dict(self.headers.items()), raw))
-        self._answer(200, {"ok": True, "shop_id": 1, "message": "the connection to abonne works"})
-
-    def _answer(self, status, answer):
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def abonne_listener():
-    _Abonne.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Abonne)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/webhooks/opencart/1"
-    server.shutdown()
-    server.server_close()
+    with listening("opencart") as url:
+        yield url
 
 
 @needs_php
@@ -477,7 +444,7 @@ def test_the_extension_delivers_over_http_and_reports_abonnes_answer_in_plain_wo
                "timeout": 3}
     assert php(request | {"secret": "listener-secret"}) == {
         "delivered": True, "status": 200, "message": "the connection to abonne works"}
-    [(headers, received)] = _Abonne.received
+    [(headers, received)] = Listener.received
     assert received == raw.encode() and headers["X-Abonne-Event-Id"] == "evt-1"
     assert headers["User-Agent"] == "abonne-opencart-extension"
     assert parse_event_order(received).order_id == "23"

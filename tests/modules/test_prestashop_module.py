@@ -9,12 +9,10 @@ import json
 import re
 import shutil
 import subprocess
-import threading
 import xml.etree.ElementTree as ElementTree
 import zipfile
 from datetime import datetime, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ import pytest
 from adapters.module_events import parse_event_order, sign_event, verify_event
 from adapters.prestashop.module.build import build, module_files
 from bridge.ports import OrderState, WebhookKind, WebhookRejected
+from tests.modules.abonne_listener import Listener, listening
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "adapters" / "prestashop" / "module" / "abonne"
@@ -214,42 +213,10 @@ def test_the_backoff_is_1_5_30_minutes_2_hours_then_6_hours_for_3_days():
     assert [n - created if n else None for n in next_at] == [60, 300, 1800, 7200, 21600, 21600, None, 3 * 86400]
 
 
-class _Abonne(BaseHTTPRequestHandler):
-    """A stand-in for abonne's webhook endpoint: verifies with module_events and answers as the README says."""
-    secret = "listener-secret"
-    received: list = []
-
-    def do_POST(self):
-        raw = self.rfile.read(int(self.headers["Content-Length"]))
-        try:
-            verify_event(self.secret, dict(self.headers.items()), raw, datetime.now(timezone.utc))
-        except WebhookRejected as rejected:
-            self._answer(rejected.status, {"error": rejected.code, "detail": rejected.detail})
-            return
-        type(self).received.append((dict(self.headers.items()), raw))
-        self._answer(200, {"ok": True, "shop_id": 1, "message": "the connection to abonne works"})
-
-    def _answer(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def abonne_listener():
-    _Abonne.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Abonne)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/webhooks/prestashop/1"
-    server.shutdown()
-    server.server_close()
+    with listening("prestashop") as url:
+        yield url
 
 
 @needs_php
@@ -259,7 +226,7 @@ def test_the_module_delivers_over_http_and_reports_abonnes_answer_in_plain_words
                "connect_timeout": 2, "timeout": 3}
     assert php(request | {"secret": "listener-secret"}) == {
         "delivered": True, "status": 200, "message": "the connection to abonne works"}
-    [(headers, raw)] = _Abonne.received
+    [(headers, raw)] = Listener.received
     assert raw == body.encode() and headers["X-Abonne-Event-Id"] == "evt-1"
     assert parse_event_order(raw).order_id == "8"
 
