@@ -1,17 +1,22 @@
-"""Push-back speed: renewal orders per second that abonne pushes into a shop, beside the shop's own bare POST /orders.
+"""Push-back speed: renewal orders per second that abonne pushes into a shop, beside the shop's own bare API calls.
 
-Run: .venv/bin/python bench/push.py [--orders 200] [--real] [--real-orders 40] [--postgres URL]
-For each per-shop concurrency c in 1, 2, 4, 8, against the stand-in WooCommerce (in a child process, so it does not
-share this process's interpreter lock) and, with --real or when ABONNE_REAL_WOOCOMMERCE_URL,
-ABONNE_REAL_WOOCOMMERCE_CONSUMER_KEY and ABONNE_REAL_WOOCOMMERCE_CONSUMER_SECRET are set, against that WooCommerce:
+Run: .venv/bin/python bench/push.py [--orders 200] [--platform woocommerce,prestashop] [--real] [--real-orders 40]
+     [--postgres URL]
+For each per-shop concurrency c in 1, 2, 4, 8, against the stand-in WooCommerce and the stand-in PrestaShop (each in
+a child process, so it does not share this process's interpreter lock) and, with --real or when
+ABONNE_REAL_WOOCOMMERCE_URL, ABONNE_REAL_WOOCOMMERCE_CONSUMER_KEY and ABONNE_REAL_WOOCOMMERCE_CONSUMER_SECRET are
+set, against that WooCommerce:
 
 1. A fresh database (SQLite; PostgreSQL too with --postgres or ABONNE_TEST_DATABASE_URL), the stand-in myPOS and
    the shop connected through the CLI, N due agreements (each with its own paid parent order in the shop and its own
    card token) written as the pay flow leaves them; the worker's renewal step (renew_due) charges them, which
    queues N renewal orders in the outbox exactly as production does. Nothing is pushed yet.
-2. Bare: N POST /orders from c threads with the `woocommerce` client abonne itself uses, each body the one
-   abonne's adapter builds for one of those renewals (its own key and transaction id, one parent order for all):
-   what the shop itself sustains.
+2. Bare: N orders from c threads, each with the fewest calls the shop's API needs to create one, through the client
+   abonne itself uses and with the bodies abonne's adapter builds for one of those renewals (its own key and
+   transaction id, one parent order for all): what the shop itself sustains. WooCommerce: one POST /orders with
+   the `woocommerce` client. PrestaShop: POST carts then POST orders through the Webservice, where abonne also pins
+   the agreed price on the cart, reads the cart total back from its module, sets the paid state, records the
+   transaction on the payment and leaves a private note.
 3. abonne: the outbox drained as `abonne worker` drains it (outbox.drain passes with ABONNE_SHOP_CONCURRENCY=c)
    until the N renewal orders are in the shop. Every push is checked: one order per renewal, no retry, none dead.
 
@@ -40,9 +45,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+from urllib.parse import urlencode
 
-import woocommerce.api
+import requests.sessions
 from woocommerce import API
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,25 +74,32 @@ class CallStats:
 
 
 class ShopCalls:
-    """Every HTTP call the `woocommerce` client makes from this process, by kind, with its round-trip time.
+    """Every HTTP call made from this process through `requests` (the `woocommerce` client, the PrestaShop
+    Webservice client, the module's cart read), by kind, with its round-trip time.
 
-    The client calls `requests.request` through its own module global, so wrapping that global sees the bare
-    baseline's calls and abonne's alike, at the same point, with nothing of abonne changed."""
+    Wrapping `requests.Session.request` sees the bare baseline's calls and abonne's alike, at the same point, with
+    nothing of abonne changed. Counts are taken only around the bare posts and the drain, where the shop is the only
+    peer."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls: dict[str, CallStats] = defaultdict(CallStats)
-        self._send = woocommerce.api.request
-        woocommerce.api.request = self._timed
+        send = requests.sessions.Session.request
+        calls = self
 
-    def _timed(self, method: str, url: str, **kwargs: Any) -> Any:
+        def timed(session: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            return calls._timed(send, session, method, url, *args, **kwargs)
+
+        requests.sessions.Session.request = timed  # type: ignore[method-assign]
+
+    def _timed(self, send: Any, session: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
-            return self._send(method, url, **kwargs)
+            return send(session, method, url, *args, **kwargs)
         finally:
             elapsed = time.perf_counter() - started
             with self._lock:
-                stats = self.calls[call_kind(method, url)]
+                stats = self.calls[call_kind(method, url, kwargs.get("params"))]
                 stats.count += 1
                 stats.seconds += elapsed
 
@@ -96,9 +109,12 @@ class ShopCalls:
         return taken
 
 
-def call_kind(method: str, url: str) -> str:
+def call_kind(method: str, url: str, params: Any = None) -> str:
     path, _, query = url.partition("?")
-    path = re.sub(r"/\d+", "/{id}", path.split("/wc/v3/", 1)[-1])
+    query += "&" + urlencode(params or {})
+    if "controller=cart" in query:
+        return f"{method} module cart total"
+    path = re.sub(r"/\d+", "/{id}", re.split(r"/wc/v3/|/api/", path, maxsplit=1)[-1])
     if method == "GET" and path == "orders":
         looked_by = "search" if "search=" in query else "parent" if "parent=" in query else "list"
         return f"GET orders?{looked_by}" + (" (trash)" if "status=trash" in query else "")
@@ -107,37 +123,71 @@ def call_kind(method: str, url: str) -> str:
 
 # ------------------------------------------------------------------------------------------ the shops
 
-def serve_standin() -> None:
-    """Child process: the stand-in WooCommerce, driven by one-line commands on stdin, answering one JSON line each."""
+PS_KEY = "BENCHPUSHPRESTASHOPWEBSERVICEKEY"
+PS_SECRET = "bench-push-module-secret"
+PS_NET_MINOR = 1618  # 16.18 + the stand-in's 23 % VAT = 19.90, the charge
+
+
+def serve_standin(platform: str) -> None:
+    """Child process: a stand-in shop, driven by one-line commands on stdin, answering one JSON line each."""
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # at c=8 a call may wait a moment for a thread
+    handle = _serve_woocommerce() if platform == "woocommerce" else _serve_prestashop()
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        print(json.dumps(handle(command, argument)), flush=True)
+
+
+def _serve_woocommerce() -> Callable[[str, str], Any]:
     from adapters.woocommerce.standin import WooCommerceStandin
     from tests.integration.conftest import BILLING
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # at c=8 a call may wait a moment for a thread
     standin = WooCommerceStandin(first_post_id=11)
     standin.start(STANDIN_CK, STANDIN_CS)
     print(json.dumps({"url": standin.url}), flush=True)
-    for line in sys.stdin:
-        command, _, argument = line.strip().partition(" ")
+
+    def handle(command: str, argument: str) -> Any:
         if command == "product":
-            reply: Any = standin.add_product("Coffee beans 1 kg", "19.90", f"BEANS-{secrets.token_hex(3)}")
-        elif command == "parents":
+            return standin.add_product("Coffee beans 1 kg", "19.90", f"BEANS-{secrets.token_hex(3)}")
+        if command == "parents":
             product, count = map(int, argument.split())
-            reply = [standin.place_order(customer=BILLING, lines=[(product, 1)], payment_method="cod")
-                     for _ in range(count)]
-        elif command == "orders":
-            reply = len(standin.orders())
-        else:
-            reply = f"unknown command {command!r}"
-        print(json.dumps(reply), flush=True)
-    standin.stop()
+            return [standin.place_order(customer=BILLING, lines=[(product, 1)], payment_method="cod")
+                    for _ in range(count)]
+        return f"unknown command {command!r}"
+    return handle
+
+
+def _serve_prestashop() -> Callable[[str, str], Any]:
+    from adapters.prestashop.standin import PrestaShopStandin
+    standin = PrestaShopStandin(event_timeout_s=0.5)
+    standin.start(PS_KEY)
+    customer = standin.add_customer("maria.ivanova@example.test", "Maria", "Ivanova")
+    standin.add_address(customer, "12 Vitosha Blvd", "Dublin", "D02 X285", "IE")
+    print(json.dumps({"url": standin.url}), flush=True)
+
+    def handle(command: str, argument: str) -> Any:
+        if command == "product":
+            return standin.add_product("Coffee beans 1 kg", "19.90", f"BEANS-{secrets.token_hex(3)}")
+        if command == "parents":  # paid by bank wire, delivered by the free carrier
+            product, count = map(int, argument.split())
+            return [standin.place_order(customer, [(product, 1)], "ps_wirepayment", carrier_id=1)
+                    for _ in range(count)]
+        if command == "connect":  # the module's secret signs its cart reads; its events go nowhere here
+            standin.connect_module("http://127.0.0.1:9", argument, PS_SECRET)
+            return "connected"
+        return f"unknown command {command!r}"
+    return handle
 
 
 class Shop:
-    """What the bench needs of a shop: where it is, a plain product, paid parent orders to renew."""
+    """What the bench needs of a shop: where it is, how abonne connects to it, a plain product, paid parent orders
+    to renew, and the bare calls that create one order through its API."""
 
     name: str
+    platform: str
     url: str
-    consumer_key: str
-    consumer_secret: str
+    net_minor = 1990  # the agreement's line price before the shop's tax
+
+    def shop_args(self) -> list[str]:
+        raise NotImplementedError
 
     def product(self) -> int:
         raise NotImplementedError
@@ -145,15 +195,42 @@ class Shop:
     def parent_orders(self, product_id: int, count: int) -> list[int]:
         raise NotImplementedError
 
+    def connected(self, shop_id: int) -> None:
+        """abonne has added the shop as `shop_id`."""
+
+    def bare_poster(self, parent_id: int) -> Callable[[Any], None]:
+        """A function that creates one order for a renewal with the bare API calls."""
+        raise NotImplementedError
+
     def stop(self) -> None:
         pass
 
 
-class StandinShop(Child, Shop):
+class WooCommerce(Shop):
+    platform = "woocommerce"
+    consumer_key: str
+    consumer_secret: str
+
+    def shop_args(self) -> list[str]:
+        return ["--consumer-key", self.consumer_key, "--consumer-secret", self.consumer_secret,
+                "--webhook-secret", "s"]
+
+    def bare_poster(self, parent_id: int) -> Callable[[Any], None]:
+        from adapters.woocommerce import _renewal_body  # the very body abonne sends; a copy here could drift from it
+        api = API(url=self.url.rstrip("/"), consumer_key=self.consumer_key, consumer_secret=self.consumer_secret,
+                  version="wc/v3", timeout=60)
+
+        def post(renewal: Any) -> None:
+            answer = api.post("orders", _renewal_body(replace(renewal, parent_order_id=str(parent_id))))
+            assert answer.status_code == 201, f"bare POST /orders answered {answer.status_code}: {answer.text[:300]}"
+        return post
+
+
+class StandinWooCommerce(Child, WooCommerce):
     name = "stand-in WooCommerce"
 
     def __init__(self) -> None:
-        Child.__init__(self, __file__)
+        Child.__init__(self, __file__, "woocommerce")
         self.url = self.hello["url"]
         self.consumer_key, self.consumer_secret = STANDIN_CK, STANDIN_CS
 
@@ -164,7 +241,7 @@ class StandinShop(Child, Shop):
         return self.ask(f"parents {product_id} {count}")
 
 
-class RealShop(Shop):
+class RealWooCommerce(WooCommerce):
     name = "real WooCommerce"
 
     def __init__(self, url: str, consumer_key: str, consumer_secret: str):
@@ -188,6 +265,40 @@ class RealShop(Shop):
                 "payment_method": "cod", "payment_method_title": "Cash on delivery", "status": "processing"}
         with ThreadPoolExecutor(4) as pool:
             return list(pool.map(lambda _: int(self._post("orders", body)["id"]), range(count)))
+
+
+class StandinPrestaShop(Child, Shop):
+    name = "stand-in PrestaShop"
+    platform = "prestashop"
+    net_minor = PS_NET_MINOR
+
+    def __init__(self) -> None:
+        Child.__init__(self, __file__, "prestashop")
+        self.url = self.hello["url"]
+
+    def shop_args(self) -> list[str]:
+        return ["--webservice-key", PS_KEY, "--webhook-secret", PS_SECRET]
+
+    def product(self) -> int:
+        return self.ask("product")
+
+    def parent_orders(self, product_id: int, count: int) -> list[int]:
+        return self.ask(f"parents {product_id} {count}")
+
+    def connected(self, shop_id: int) -> None:
+        self.ask(f"connect {shop_id}")
+
+    def bare_poster(self, parent_id: int) -> Callable[[Any], None]:
+        # The Webservice client and the bodies abonne's adapter uses: a cart, then the order.
+        from adapters.prestashop import renewal_cart_fields, renewal_order_fields
+        from adapters.prestashop.webservice import Webservice, one
+        service = Webservice(self.url, PS_KEY, timeout=60)
+        first = one(service.get(f"orders/{parent_id}"), "order")
+
+        def post(renewal: Any) -> None:
+            cart_id = int(one(service.post("carts", "cart", renewal_cart_fields(renewal, first)), "cart")["id"])
+            service.post("orders", "order", renewal_order_fields(renewal, first, cart_id))
+        return post
 
 
 # ------------------------------------------------------------------------------------------ one concurrency
@@ -247,19 +358,19 @@ def prepare(shop: Shop, kind: str, admin_url: str | None, work: Path, mypos: Any
     for args in (["gateway", "set", "--sid", "000000000000010", "--wallet-number", "61938166610", "--key-index", "1",
                   "--private-key", str(MYPOS / "test-merchant-private-key.pem"), "--certificate", str(certificate),
                   "--endpoint", mypos.endpoint],
-                 ["shop", "add", "--platform", "woocommerce", "--url", shop.url, "--consumer-key", shop.consumer_key,
-                  "--consumer-secret", shop.consumer_secret, "--webhook-secret", "s"]):
+                 ["shop", "add", "--platform", shop.platform, "--url", shop.url, *shop.shop_args()]):
         result = runner.invoke(cli_main, args, env=env)
         assert result.exit_code == 0, result.output
         if args[0] == "shop":
             shop_id = int(re.search(r"shop (\d+) added", result.output).group(1))
+    shop.connected(shop_id)
     bridge = build_bridge(Settings.from_env(env))
     assert bridge.settings.shop_concurrency == concurrency
     now = datetime.now(timezone.utc)
     parents = shop.parent_orders(product_id, orders)
     tokens = [mypos.register_card("4006090000000007", "3012") for _ in range(orders)]
     seed_due_agreements(bridge, shop_id, str(product_id), tokens, [str(p) for p in parents],
-                        now - timedelta(minutes=1))
+                        now - timedelta(minutes=1), net_minor=shop.net_minor)
     with bridge.db.engine.begin() as connection:  # the shop's reconcile pass is not what is measured here
         connection.execute(update(ShopRow).values(reconcile_due_at=now + timedelta(days=1)))
     while (report := renew_due(bridge)).attempts:
@@ -271,42 +382,34 @@ def prepare(shop: Shop, kind: str, admin_url: str | None, work: Path, mypos: Any
     return bridge, database
 
 
-def bare_bodies(bridge: Any, parent_id: int) -> list[dict[str, Any]]:
-    """The POST /orders bodies abonne's adapter builds for the queued renewals, each made a distinct order of its
-    own (another key, one parent, a transaction id that does not contain abonne's: WooCommerce's search matches
-    partially) so that abonne's lookups never see the bare orders."""
+def bare_renewals(bridge: Any) -> list[Any]:
+    """The queued renewals, each made a distinct order of its own (another key, a transaction id that does not
+    contain abonne's: WooCommerce's search matches partially) so that abonne's lookups never see the bare orders."""
     from sqlalchemy import select
 
-    from adapters.woocommerce import _renewal_body  # the very body abonne sends; a copy here could drift from it
     from bridge.services.outbox import renewal_from_payload
     from bridge.store.tables import OutboxMessage
     with bridge.db.read() as uow:
         payloads = uow.session.scalars(select(OutboxMessage.payload).where(OutboxMessage.state == "pending")
                                        .order_by(OutboxMessage.id)).all()
-    bodies = []
-    for payload in payloads:
-        renewal = renewal_from_payload(payload["renewal"])
-        bodies.append(_renewal_body(replace(renewal, key=f"bare:{renewal.key}", parent_order_id=str(parent_id),
-                                            transaction_id=f"bare-{secrets.token_hex(8)}")))
-    return bodies
+    return [replace(renewal, key=f"bare:{renewal.key}", transaction_id=f"bare-{secrets.token_hex(8)}")
+            for renewal in (renewal_from_payload(payload["renewal"]) for payload in payloads)]
 
 
-def post_bare(shop: Shop, bodies: list[dict[str, Any]], concurrency: int) -> tuple[float, list[float]]:
-    """Orders per second and each POST's latency (ms), with `concurrency` threads posting."""
-    api = API(url=shop.url.rstrip("/"), consumer_key=shop.consumer_key, consumer_secret=shop.consumer_secret,
-              version="wc/v3", timeout=60)
+def post_bare(shop: Shop, parent_id: int, renewals: list[Any], concurrency: int) -> tuple[float, list[float]]:
+    """Orders per second and each order's latency (ms) through the bare calls, with `concurrency` threads."""
+    post = shop.bare_poster(parent_id)
     latencies: list[float] = []
 
-    def post(body: dict[str, Any]) -> None:
+    def timed(renewal: Any) -> None:
         started = time.perf_counter()
-        answer = api.post("orders", body)
+        post(renewal)
         latencies.append((time.perf_counter() - started) * 1000)
-        assert answer.status_code == 201, f"bare POST /orders answered {answer.status_code}: {answer.text[:300]}"
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(post, bodies))
-    return len(bodies) / (time.perf_counter() - started), latencies
+        list(pool.map(timed, renewals))
+    return len(renewals) / (time.perf_counter() - started), latencies
 
 
 def drain_all(bridge: Any, orders: int) -> tuple[float, int]:
@@ -353,9 +456,9 @@ def run_round(shop: Shop, calls: ShopCalls, kind: str, admin_url: str | None, wo
               product_id: int, bare_parent: int, orders: int, concurrency: int) -> Round:
     bridge, database = prepare(shop, kind, admin_url, work, mypos, product_id, orders, concurrency)
     try:
-        bodies = bare_bodies(bridge, bare_parent)
+        renewals = bare_renewals(bridge)
         calls.take()
-        bare_rate, latencies = post_bare(shop, bodies, concurrency)
+        bare_rate, latencies = post_bare(shop, bare_parent, renewals, concurrency)
         bare_calls = calls.take()
         seconds, passes = drain_all(bridge, orders)
         abonne_calls = calls.take()
@@ -396,7 +499,7 @@ def summarize(shop: Shop, kind: str, rounds: list[Round], orders: int) -> dict[s
               f"{percentile(r.bare_latency_ms, 95):>12.1f} {r.abonne_rate:>10.1f} {r.overhead:>9.0%} "
               f"{shop_calls:>16.1f} {shop_seconds * 1000:>10.1f}ms {push_seconds * 1000:>12.1f}ms "
               f"{r.own_overhead(orders):>6.0%}")
-        figures[f"{label}, c={r.concurrency}: bare POST /orders per s (p50 / p95 ms)"] = (
+        figures[f"{label}, c={r.concurrency}: bare orders per s (p50 / p95 ms)"] = (
             f"{r.bare_rate:.1f} ({statistics.median(r.bare_latency_ms):.1f} / "
             f"{percentile(r.bare_latency_ms, 95):.1f})")
         figures[f"{label}, c={r.concurrency}: abonne renewal orders per s (overhead)"] = (
@@ -431,10 +534,10 @@ def machine_notes() -> str:
 
 # ------------------------------------------------------------------------------------------ main
 
-def real_shop(forced: bool) -> RealShop | None:
+def real_shop(forced: bool) -> RealWooCommerce | None:
     values = [os.environ.get(name, "") for name in REAL_ENV]
     if all(values):
-        return RealShop(*values)
+        return RealWooCommerce(*values)
     if forced:
         raise SystemExit(f"--real needs {', '.join(REAL_ENV)} in the environment")
     print(f"no real WooCommerce configured ({REAL_ENV[0]} and its key and secret): stand-in only")
@@ -448,7 +551,7 @@ def bench_shop(shop: Shop, calls: ShopCalls, databases: list[str], admin_url: st
     # Warm the shop and this process's imports and connections; not counted.
     bridge, database = prepare(shop, databases[0], admin_url, work, mypos, product_id, 3, 1)
     try:
-        post_bare(shop, bare_bodies(bridge, bare_parent), 1)
+        post_bare(shop, bare_parent, bare_renewals(bridge), 1)
         drain_all(bridge, 3)
         bridge.db.dispose()
     finally:
@@ -467,11 +570,13 @@ def bench_shop(shop: Shop, calls: ShopCalls, databases: list[str], admin_url: st
 
 
 def main() -> None:
-    if sys.argv[1:] == ["--serve-standin"]:
-        serve_standin()
+    if sys.argv[1:2] == ["--serve-standin"]:
+        serve_standin(sys.argv[2])
         return
     parser = argparse.ArgumentParser()
-    parser.add_argument("--orders", type=int, default=200, help="renewal orders per round against the stand-in")
+    parser.add_argument("--orders", type=int, default=200, help="renewal orders per round against a stand-in")
+    parser.add_argument("--platform", default="woocommerce,prestashop",
+                        help="the stand-in shops to bench, comma-separated (default: woocommerce,prestashop)")
     parser.add_argument("--real", action="store_true",
                         help="also against the real WooCommerce named by ABONNE_REAL_WOOCOMMERCE_* (default: when set)")
     parser.add_argument("--real-orders", type=int, default=40, help="renewal orders per round against the real shop")
@@ -491,14 +596,16 @@ def main() -> None:
     figures: dict[str, Any] = {}
     setups = []
     try:
-        if not args.no_standin:
-            standin = StandinShop()
+        standins = {"woocommerce": StandinWooCommerce, "prestashop": StandinPrestaShop}
+        for platform in [] if args.no_standin else args.platform.split(","):
+            if platform not in standins:
+                raise SystemExit(f"--platform: no stand-in for {platform!r}; choose from {', '.join(standins)}")
+            standin = standins[platform]()
             try:
                 figures.update(bench_shop(standin, calls, databases, admin_url, work, mypos, args.orders))
             finally:
                 standin.stop()
-            setups.append(f"the stand-in WooCommerce (child process, 8 waitress threads), {args.orders} renewal "
-                          f"orders per round")
+            setups.append(f"the {standin.name} (child process), {args.orders} renewal orders per round")
         if real is not None:
             figures.update(bench_shop(real, calls, databases, admin_url, work, mypos, args.real_orders))
             setups.append(f"a real WooCommerce at {real.url} ({args.real_orders} renewal orders per round)")
@@ -509,13 +616,15 @@ def main() -> None:
     figures["load average (1 min) before / after"] = f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     record("Push-back (bench/push.py)",
-           f"Renewal orders abonne pushes into a shop per second, beside the shop's own bare `POST /orders` in the "
-           f"same run; against {' and '.join(setups)}; {' and '.join(databases)}; per-shop concurrency c "
+           f"Renewal orders abonne pushes into a shop per second, beside the shop's own bare order-creating calls in "
+           f"the same run; against {' and '.join(setups)}; {' and '.join(databases)}; per-shop concurrency c "
            f"(ABONNE_SHOP_CONCURRENCY for abonne, threads for bare) 1, 2, 4, 8. Per round: fresh database, N due "
            f"agreements charged by the worker's renewal step against the stand-in myPOS (which queues the renewal "
-           f"orders), then N bare POSTs (the `woocommerce` client, the body abonne's adapter builds), then the "
-           f"outbox drained as the worker drains it (passes of 50: one POST /orders per first attempt, then one "
-           f"transaction to record it). Overhead = the time a push holds its slot above the time its shop calls "
+           f"orders), then N bare orders (the client abonne uses, the bodies abonne's adapter builds: WooCommerce "
+           f"one POST /orders; PrestaShop POST carts + POST orders), then the outbox drained as the worker drains "
+           f"it (passes of 50: a first attempt creates the order without a lookup, then one transaction records "
+           f"it; PrestaShop adds the agreed price pinned on the cart, the cart total read from abonne's module, "
+           f"the paid state, the payment's transaction id and a private note). Overhead = the time a push holds its slot above the time its shop calls "
            f"took, in the same round; target under {TARGET_OVERHEAD:.0%} at abonne's best c. The rate gap (bare/s ÷ "
            f"abonne/s − 1) is shown too: it also holds the shop's own variance between the two halves of a round. "
            f"Shop calls are counted and timed at the client. Machine: {machine_notes()}, shared with other work.", figures)

@@ -190,13 +190,7 @@ class PrestaShopShop:
                 raise ShopError(f"the shop's cart {cart_id} for renewal cycle {renewal.cycle} totals {total}, but the "
                                 f"card was charged {renewal.charged}: no order was created (PrestaShop would file "
                                 "it under Payment error); check the product's tax rule and the carrier's price")
-            created = self._ws.post("orders", "order", {
-                "id_address_delivery": first["id_address_delivery"], "id_address_invoice": first["id_address_invoice"],
-                "id_cart": cart_id, "id_currency": first["id_currency"], "id_lang": first["id_lang"],
-                "id_customer": first["id_customer"], "id_carrier": first["id_carrier"], "module": MODULE,
-                "payment": _payment_label(renewal), "total_paid": str(renewal.charged.amount),
-                "total_paid_real": str(renewal.charged.amount), "total_products": "0", "total_products_wt": "0",
-                "conversion_rate": "1"})
+            created = self._ws.post("orders", "order", renewal_order_fields(renewal, first, cart_id))
         except ShopError:
             # validateOrder removes a cart's own prices once the order exists; without an order they stay behind.
             for price_id in pinned:
@@ -212,17 +206,7 @@ class PrestaShopShop:
         return CreatedOrder(order_id, self._money(stored["total_paid"], stored["id_currency"]))
 
     def _renewal_cart(self, renewal: RenewalOrder, first: Mapping[str, Any]) -> int:
-        delivery = str(first["id_address_delivery"])
-        rows = [("cart_row", {"id_product": line.product_id, "id_product_attribute": _combination(line.variation_id),
-                              "id_address_delivery": delivery, "quantity": line.quantity}) for line in renewal.lines]
-        cart = self._ws.post("carts", "cart", {
-            "id_customer": first["id_customer"], "id_address_delivery": delivery,
-            "id_address_invoice": first["id_address_invoice"], "id_currency": first["id_currency"],
-            "id_lang": first["id_lang"], "id_carrier": first["id_carrier"],
-            # Without delivery_option validateOrder ignores id_carrier and takes the default carrier.
-            "delivery_option": f'{{"{delivery}":"{first["id_carrier"]},"}}',
-            "associations": {"cart_rows": rows}})
-        return int(one(cart, "cart")["id"])
+        return int(one(self._ws.post("carts", "cart", renewal_cart_fields(renewal, first)), "cart")["id"])
 
     def _pin_prices(self, renewal: RenewalOrder, first: Mapping[str, Any], cart_id: int) -> list[int]:
         """One specific price per line for this cart only: the agreed net unit price, whatever the catalog says."""
@@ -400,6 +384,29 @@ class PrestaShopShop:
             action()
         except ShopError as error:
             log.warning("PrestaShop %s: could not %s: %s", self.url, what, error.detail)
+
+
+def renewal_cart_fields(renewal: RenewalOrder, first: Mapping[str, Any]) -> dict[str, Any]:
+    """The renewal's cart: the first order's customer, addresses, currency and carrier, the subscription lines."""
+    delivery = str(first["id_address_delivery"])
+    rows = [("cart_row", {"id_product": line.product_id, "id_product_attribute": _combination(line.variation_id),
+                          "id_address_delivery": delivery, "quantity": line.quantity}) for line in renewal.lines]
+    return {"id_customer": first["id_customer"], "id_address_delivery": delivery,
+            "id_address_invoice": first["id_address_invoice"], "id_currency": first["id_currency"],
+            "id_lang": first["id_lang"], "id_carrier": first["id_carrier"],
+            # Without delivery_option validateOrder ignores id_carrier and takes the default carrier.
+            "delivery_option": f'{{"{delivery}":"{first["id_carrier"]},"}}',
+            "associations": {"cart_rows": rows}}
+
+
+def renewal_order_fields(renewal: RenewalOrder, first: Mapping[str, Any], cart_id: int) -> dict[str, Any]:
+    """The order of module abonne for the renewal's cart, paid with exactly the charged amount."""
+    return {"id_address_delivery": first["id_address_delivery"], "id_address_invoice": first["id_address_invoice"],
+            "id_cart": cart_id, "id_currency": first["id_currency"], "id_lang": first["id_lang"],
+            "id_customer": first["id_customer"], "id_carrier": first["id_carrier"], "module": MODULE,
+            "payment": _payment_label(renewal), "total_paid": str(renewal.charged.amount),
+            "total_paid_real": str(renewal.charged.amount), "total_products": "0", "total_products_wt": "0",
+            "conversion_rate": "1"}
 
 
 def _combination(variation_id: str | None) -> str:

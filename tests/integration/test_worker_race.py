@@ -53,10 +53,11 @@ PRICE_MINOR = 1990  # 19.90 EUR: an amount the stand-in myPOS approves
 
 
 def seed_due_agreements(bridge: Bridge, shop_id: int, product_id: str, card_tokens: Sequence[str],
-                        parent_order_ids: Sequence[str], due_at: datetime) -> list[int]:
+                        parent_order_ids: Sequence[str], due_at: datetime, net_minor: int = PRICE_MINOR) -> list[int]:
     """Active monthly agreements, one per card token, whose second cycle is due at `due_at`, written straight into
     the database as the pay flow would have left them (shop order record, paid checkout, agreement). Returns their
-    ids. For load: the harness's customer flow makes one agreement at a time."""
+    ids. For load: the harness's customer flow makes one agreement at a time. `net_minor`: the line's price before
+    the shop's tax (19.90 everywhere, tax 0, unless the shop adds tax to it)."""
     anchor = due_at - timedelta(days=30)
     address = {field: BILLING.get(field, "") for field in ("first_name", "last_name", "company", "address_1",
                                                            "address_2", "city", "state", "postcode", "country",
@@ -79,7 +80,7 @@ def seed_due_agreements(bridge: Bridge, shop_id: int, product_id: str, card_toke
             {"shop_id": shop_id, "order_id": order_id, "line_id": "1", "shop_order_pk": record,
              "checkout_id": checkout, "plan_name": "Coffee Club Monthly", "product_id": product_id,
              "product_name": "Coffee Club Monthly", "quantity": 1, "currency": "EUR", "amount_minor": PRICE_MINOR,
-             "net_minor": PRICE_MINOR, "period_unit": "month", "period_every": 1, "state": "active",
+             "net_minor": net_minor, "period_unit": "month", "period_every": 1, "state": "active",
              "cycles_paid": 1, "started_at": anchor, "anchor_at": anchor, "anchor_cycle": 1,
              "next_charge_at": due_at, "card_token_encrypted": bridge.vault.encrypt(token), "card_last4": VISA[-4:],
              "card_exp": "3012", "card_type": "3", "customer_email": BILLING["email"],
