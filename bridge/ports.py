@@ -119,13 +119,17 @@ class ShopError(Exception):
     """A shop API call failed. `detail` is a plain sentence for the shop owner, without secrets.
 
     `retryable` is true for timeouts, connection errors, 429 and 5xx: the same call may succeed later.
+    `retry_after` is how many seconds the shop asked to be left alone (its Retry-After header on a 429 or 503):
+    no call to that shop may be made sooner.
     """
 
-    def __init__(self, detail: str, *, status: int | None = None, retryable: bool = False):
+    def __init__(self, detail: str, *, status: int | None = None, retryable: bool = False,
+                 retry_after: float | None = None):
         super().__init__(detail)
         self.detail = detail
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

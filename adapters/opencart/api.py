@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import requests
 
 from adapters.module_events import php_query
+from adapters.retry_after import retry_after_seconds
 from bridge.ports import ShopError
 
 Pairs = Sequence[tuple[str, str]]
@@ -64,8 +65,9 @@ class _Client:
         if response.status_code == 403:
             raise ShopError("the shop refused the API call (403): wrong API key or user, this machine's IP not in "
                             "the API user's allowed IPs, or a clock more than 7 minutes off", status=403)
-        if response.status_code >= 500:
-            raise ShopError(f"the shop failed ({response.status_code})", status=response.status_code, retryable=True)
+        if response.status_code >= 500 or response.status_code == 429:
+            raise ShopError(f"the shop failed ({response.status_code})", status=response.status_code, retryable=True,
+                            retry_after=retry_after_seconds(response.headers))
         try:
             data = response.json()
         except ValueError:

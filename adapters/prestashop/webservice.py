@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 import requests
 
+from adapters.retry_after import retry_after_seconds
 from bridge.ports import ShopError
 
 CONNECT_TIMEOUT = 5.0
@@ -20,8 +21,9 @@ _KEY = re.compile(r"[A-Za-z0-9]{32}")
 
 
 class WebserviceError(ShopError):
-    def __init__(self, detail: str, *, status: int | None, codes: tuple[int, ...] = (), retryable: bool = False):
-        super().__init__(detail, status=status, retryable=retryable)
+    def __init__(self, detail: str, *, status: int | None, codes: tuple[int, ...] = (), retryable: bool = False,
+                 retry_after: float | None = None):
+        super().__init__(detail, status=status, retryable=retryable, retry_after=retry_after)
         self.codes = codes
 
 
@@ -107,7 +109,9 @@ class Webservice:
             raise WebserviceError(f"{method} {resource}: cannot reach the shop at {self.url} ({_reason(error)})",
                                   status=None, retryable=True) from None
         if response.status_code >= 300:
-            raise _error(method, resource, response)
+            error = _error(method, resource, response)
+            error.retry_after = retry_after_seconds(response.headers) if error.retryable else None
+            raise error
         return response
 
 

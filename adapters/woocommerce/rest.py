@@ -7,6 +7,7 @@ from typing import Any, Iterator
 import requests
 from woocommerce import API
 
+from adapters.retry_after import retry_after_seconds
 from bridge.ports import ShopError
 
 MAX_PER_PAGE = 100  # WooCommerce refuses more (rest_out_of_bounds)
@@ -16,8 +17,8 @@ class WooRestError(ShopError):
     """A ShopError that also keeps what WooCommerce said: its error `code` and `data` (e.g. new_draft_order_id)."""
 
     def __init__(self, detail: str, *, status: int | None = None, retryable: bool = False, code: str = "",
-                 data: dict[str, Any] | None = None):
-        super().__init__(detail, status=status, retryable=retryable)
+                 data: dict[str, Any] | None = None, retry_after: float | None = None):
+        super().__init__(detail, status=status, retryable=retryable, retry_after=retry_after)
         self.code = code
         self.data = data or {}
 
@@ -119,7 +120,7 @@ class WooRest:
                                "(or pretty permalinks are off)", status=status)
         detail = f"{method} {path}: the shop answered {status}" + (f" {said}" if said else "")
         raise WooRestError(detail, status=status, retryable=status in (408, 429) or status >= 500, code=code,
-                           data=extra)
+                           data=extra, retry_after=retry_after_seconds(response.headers))
 
 
 def _query(params: dict[str, Any] | None) -> dict[str, str]:
