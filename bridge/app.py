@@ -27,7 +27,7 @@ def build_bridge(settings: Settings | None = None, clock: Clock | None = None) -
 
 
 def create_app(bridge: Bridge | None = None) -> Flask:
-    from bridge.web import admin, api, errors, gateway, pay, security, webhooks
+    from bridge.web import admin, api, errors, gateway, health, observability, pay, security, webhooks
 
     bridge = bridge or build_bridge()
     app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
@@ -43,6 +43,8 @@ def create_app(bridge: Bridge | None = None) -> Flask:
     app.register_blueprint(pay.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(health.blueprint)
+    observability.register(app)
     errors.register(app)
     security.register(app)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)

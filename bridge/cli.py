@@ -41,6 +41,12 @@ def _ready_bridge() -> Bridge:
     return bridge
 
 
+def _log_to_stdout(bridge: Bridge) -> None:
+    """`serve` and `worker` log to stdout, one JSON object a line unless ABONNE_LOG_FORMAT=text."""
+    from bridge import logs
+    logs.configure(bridge.settings.log_format, level=logging.getLevelName(bridge.settings.log_level))
+
+
 def friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the project's own errors into a one-line message and exit code 1, never a traceback."""
     @wraps(command)
@@ -84,6 +90,7 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
     from bridge.serving import make_server, request_shutdown
     from bridge.worker import start_in_thread
     bridge = _ready_bridge()
+    _log_to_stdout(bridge)
     if "ABONNE_PUBLIC_URL" not in os.environ:  # nothing said otherwise: callbacks come to where we listen
         bridge.settings = replace(bridge.settings, public_url=f"http://{host}:{port}")
     server = make_server(create_app(bridge), host=host, port=port, threads=threads)
@@ -111,6 +118,7 @@ def worker(once: bool) -> None:
     """Process stored webhooks and send queued shop updates."""
     from bridge.worker import run_forever, run_once
     bridge = _ready_bridge()
+    _log_to_stdout(bridge)
     if once:
         report = run_once(bridge)
         click.echo(f"deliveries processed: {report.deliveries}; shop updates sent: {report.sent}, "

@@ -30,6 +30,9 @@ class Settings:
     shop_concurrency: int = 4  # renewal orders pushed into one shop at once (a real WooCommerce tops out near 6/s)
     reconcile_minutes: int = 10
     gateway_timeout_seconds: float = 30.0
+    metrics_token: str = ""  # ABONNE_METRICS_TOKEN: GET /metrics wants it as a bearer token when set
+    log_format: str = "json"  # ABONNE_LOG_FORMAT: json | text, for `abonne serve` and `abonne worker`
+    log_level: str = "INFO"  # ABONNE_LOG_LEVEL: DEBUG adds a line for every webhook stored, charge paid, update sent
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -68,6 +71,9 @@ class Settings:
             reconcile_minutes=numbers["ABONNE_RECONCILE_MINUTES"],
             gateway_timeout_seconds=seconds["ABONNE_GATEWAY_TIMEOUT_SECONDS"],
             worker_interval_seconds=seconds["ABONNE_WORKER_INTERVAL_SECONDS"],
+            metrics_token=env.get("ABONNE_METRICS_TOKEN", ""),
+            log_format=_log_format(env),
+            log_level=_log_level(env),
         )
 
     @property
@@ -82,6 +88,20 @@ def _seconds(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of seconds") from None
     if not 0 < value < float("inf"):
         raise ConfigError(f"{name} must be a positive number of seconds")
+    return value
+
+
+def _log_format(env: dict[str, str]) -> str:
+    value = env.get("ABONNE_LOG_FORMAT", "json").strip().lower()
+    if value not in ("json", "text"):
+        raise ConfigError(f"ABONNE_LOG_FORMAT must be json or text, got {value!r}")
+    return value
+
+
+def _log_level(env: dict[str, str]) -> str:
+    value = env.get("ABONNE_LOG_LEVEL", "INFO").strip().upper()
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"ABONNE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
     return value
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from bridge.clock import Clock
 from bridge.config import Settings
+from bridge.metrics import timed_gateway, timed_shop
 from bridge.ports import PaymentGateway, Registry, ShopAdapter
 from bridge.store.db import Database, UnitOfWork
 from bridge.store.tables import GatewayAccount, Shop
@@ -34,7 +35,8 @@ class Bridge:
         adapter_cls: Any = self.registry.shops.get(shop.platform)
         if adapter_cls is None:
             raise NotConfigured(f"shop {shop.id} uses platform {shop.platform!r}, which this abonne does not know")
-        return adapter_cls(shop.settings, self.vault.decrypt_json(shop.secrets_encrypted), clock=self.clock.now)
+        return timed_shop(shop.platform, adapter_cls(shop.settings, self.vault.decrypt_json(shop.secrets_encrypted),
+                                                     clock=self.clock.now))
 
     def current_gateway(self) -> PaymentGateway:
         """The gateway as the owner configured it. Raises NotConfigured before `abonne gateway set`."""
@@ -46,8 +48,8 @@ class Bridge:
         if account is None:
             raise NotConfigured("the myPOS gateway is not set up yet: run `abonne gateway set` (see README)")
         gateway_cls: Any = self.registry.gateway
-        return gateway_cls(**account.settings, **self.vault.decrypt_json(account.secrets_encrypted),
-                           timeout=self.settings.gateway_timeout_seconds)
+        return timed_gateway(gateway_cls(**account.settings, **self.vault.decrypt_json(account.secrets_encrypted),
+                                         timeout=self.settings.gateway_timeout_seconds))
 
     def public_url(self, path: str) -> str:
         return f"{self.settings.public_url}{path}"

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 from bridge.context import Bridge
-from bridge.services import intake, janitor, lifecycle, outbox, reconcile, renew
+from bridge.services import heartbeat, intake, janitor, lifecycle, outbox, reconcile, renew
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class PassReport:
 def run_once(bridge: Bridge, reconcile_all: bool = False) -> PassReport:
     """One pass. `reconcile_all` polls every shop now rather than when each is due: while abonne was down, shops
     kept failing to deliver webhooks (and may have disabled them), so a starting worker catches up first."""
+    heartbeat.beat(bridge)
     report = PassReport(deliveries=intake.process_pending(bridge))
     report.settled_unknown = janitor.resolve(bridge).settled
     report.renewals = renew.renew_due(bridge)

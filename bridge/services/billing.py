@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bridge import metrics
 from bridge.context import Bridge
 from bridge.domain.agreement import AgreementEvent, AgreementState, next_state
 from bridge.domain.dunning import DunningAction
@@ -34,6 +35,7 @@ def record_success(bridge: Bridge, uow: UnitOfWork, agreement: Agreement, charge
     events.record(uow, now, "charge_succeeded", f"cycle {charge.cycle} charged {amount} (myPOS {transaction_ref}); "
                   f"{then}", shop_id=agreement.shop_id, agreement_id=agreement.id, order_id=agreement.order_id,
                   charge_id=charge.id)
+    metrics.charge_recorded(charge, agreement.shop_id)
     renewal = renewal_order(uow, agreement, charge)
     outbox.enqueue(uow, now, agreement.shop_id, "renewal_order", f"renewal:{renewal.key}",
                    {"charge_id": charge.id, "renewal": outbox.renewal_payload(renewal)})
@@ -46,11 +48,13 @@ def record_decline(bridge: Bridge, uow: UnitOfWork, agreement: Agreement, charge
     charge.decline, charge.settled_at, charge.next_check_at = "hard" if hard else "soft", now, None
     agreement.declines_this_cycle += 1
     agreement.updated_at = now
+    metrics.charge_recorded(charge, agreement.shop_id)
     step = bridge.settings.dunning.after_decline(hard, agreement.declines_this_cycle, now)
     state = AgreementState(agreement.state)
     if state is AgreementState.ACTIVE:
         state = next_state(state, AgreementEvent.RENEWAL_DECLINED)
     why = f"cycle {charge.cycle} declined ({message or 'code ' + status_code}, {charge.decline})"
+    metrics.dunning_step("retry_scheduled" if step.action is DunningAction.RETRY else "suspended", agreement)
     if step.action is DunningAction.RETRY:
         agreement.state, agreement.next_charge_at = state.value, step.at
         events.record(uow, now, "charge_declined", f"{why}; retry {agreement.declines_this_cycle} on "
@@ -74,6 +78,7 @@ def record_not_charged(uow: UnitOfWork, agreement: Agreement, charge: Charge, re
     """The gateway never took this attempt (it says it does not know the order id): nothing moved, so the
     cycle stays due and the next pass charges it with a new order id."""
     charge.state, charge.message, charge.settled_at, charge.next_check_at = "not_charged", reason, now, None
+    metrics.charge_recorded(charge, agreement.shop_id)
     events.record(uow, now, "charge_not_taken", f"attempt {charge.attempt} of cycle {charge.cycle} was not taken by "
                   f"the gateway ({reason}); it will be charged again", shop_id=agreement.shop_id,
                   agreement_id=agreement.id, order_id=agreement.order_id, charge_id=charge.id)
@@ -87,6 +92,7 @@ def ask_for_card(bridge: Bridge, uow: UnitOfWork, agreement: Agreement, now: dat
             f"(this link is valid for {bridge.settings.pay_link_days} days).")
     outbox.enqueue(uow, now, agreement.shop_id, "customer_note", dedupe_key,
                    {"order_id": agreement.order_id, "text": text})
+    metrics.dunning_step("card_requested", agreement)
     events.record(uow, now, "card_requested", "the customer was sent a link to give a new card",
                   shop_id=agreement.shop_id, agreement_id=agreement.id, order_id=agreement.order_id)
 

@@ -91,7 +91,7 @@ def process_delivery(bridge: Bridge, delivery_id: int) -> str:
     except WebhookRejected as error:
         return _finish(bridge, delivery_id, "failed", error.code, error.detail)
     except Exception as error:  # a bug must not stop the worker; the delivery keeps its body for a replay
-        log.exception("delivery %s could not be processed", delivery_id)
+        log.exception("delivery %s could not be processed", delivery_id, extra={"shop_id": shop.id})
         return _finish(bridge, delivery_id, "failed", "internal_error", type(error).__name__)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
+from bridge import metrics
 from bridge.context import Bridge, NotConfigured
 from bridge.ports import GatewayConfigError, GatewayUnavailable
 from bridge.services import billing, events
@@ -30,6 +31,7 @@ def check_delay(checks: int) -> timedelta:
 def mark_unknown(uow: UnitOfWork, agreement: Agreement, charge: Charge, reason: str, now: datetime) -> None:
     charge.state, charge.message, charge.checks = "unknown", reason, 0
     charge.next_check_at = now + check_delay(0)
+    metrics.charge_recorded(charge, agreement.shop_id)
     events.record(uow, now, "charge_unknown", f"cycle {charge.cycle}: the gateway's answer is unknown ({reason}); "
                   "nothing more is charged until a status query settles it", shop_id=agreement.shop_id,
                   agreement_id=agreement.id, order_id=agreement.order_id, charge_id=charge.id)

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
 
+from bridge import metrics
 from bridge.context import Bridge
 from bridge.domain.agreement import LIVE_STATES, AgreementEvent, AgreementState, InvalidTransition, next_state
 from bridge.services import billing, events
@@ -174,6 +175,7 @@ def end_grace_periods(bridge: Bridge) -> int:
         for agreement in ended:
             _transition(agreement, AgreementEvent.CANCELLED)
             agreement.updated_at = now
+            metrics.dunning_step("cancelled_after_grace", agreement)
             events.record(uow, now, "agreement_cancelled", "cancelled: no new card came before the grace period "
                           "ended", shop_id=agreement.shop_id, agreement_id=agreement.id, order_id=agreement.order_id)
         uow.commit()

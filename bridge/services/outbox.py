@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bridge import metrics
 from bridge.context import Bridge
 from bridge.domain.money import Money
 from bridge.ports import Address, CreatedOrder, RenewalLine, RenewalOrder, ShopAdapter, ShopError
@@ -106,6 +107,7 @@ def _send(bridge: Bridge, adapter: ShopAdapter | None, claimed: OutboxMessage, r
                           f"{attempts} attempts: {error.detail}", shop_id=message.shop_id, order_id=order_id)
             outcome = "dead"
         uow.commit()
+    metrics.outbox_tried(kind, outcome, claimed.shop_id, message_id, error.detail if error else "")
     with lock:
         setattr(report, outcome, getattr(report, outcome) + 1)
 

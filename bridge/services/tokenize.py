@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from bridge import metrics
 from bridge.context import Bridge
 from bridge.domain.agreement import LIVE_STATES, AgreementEvent, AgreementState, next_state
 from bridge.domain.money import Money
@@ -157,6 +158,7 @@ def _paid(bridge: Bridge, uow: UnitOfWork, now: datetime, checkout: Checkout, or
                                    state="succeeded", transaction_ref=callback.transaction_ref if paying else "",
                                    created_at=now, settled_at=now))
             agreement.cycles_paid = 1
+            metrics.CHARGES.labels("succeeded", "hosted_page" if paying else "shop").inc()
         agreement.next_charge_at = terms.next_due(agreement.anchor_at, 1, agreement.cycles_paid)
         if agreement.next_charge_at is None:
             agreement.state = AgreementState.EXPIRED.value

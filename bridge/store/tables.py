@@ -340,3 +340,13 @@ class LoginAttempt(Base):
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
     succeeded: Mapped[bool] = mapped_column(default=False)
+
+
+class WorkerHeartbeat(Base):
+    """When each worker last started a pass, by the bridge's clock: /readyz wants one younger than a minute."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
