@@ -99,7 +99,7 @@ def parse_json(text: str) -> Document:
     try:
         parsed = json.loads(text, object_pairs_hook=_pairs, parse_float=str, parse_int=str,
                             parse_constant=_reject_constant)
-    except (json.JSONDecodeError, ValueError) as error:
+    except (json.JSONDecodeError, ValueError, RecursionError) as error:  # Recursion: arrays nested 100,000 deep
         raise MalformedResponse(f"the answer is not valid JSON: {error}") from None
     if not isinstance(parsed, tuple):
         raise MalformedResponse("the JSON answer is not an object")
@@ -113,9 +113,11 @@ def parse_xml(text: str) -> Document:
         raise MalformedResponse("the XML answer contains a DTD")
     try:
         root = ElementTree.fromstring(text)
+        return _element_document(root)
     except ElementTree.ParseError as error:
         raise MalformedResponse(f"the answer is not valid XML: {error}") from None
-    return _element_document(root)
+    except RecursionError:
+        raise MalformedResponse("the XML answer nests deeper than any IPC answer") from None
 
 
 def to_json(document: Document, plain_numbers: Sequence[str] = ()) -> str:

@@ -82,7 +82,7 @@ def verify_webhook(secret: str, headers: Mapping[str, str], raw_body: bytes) -> 
 def _json_object(raw_body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(raw_body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: arrays nested 100,000 deep
         raise WebhookRejected(400, "malformed_body", "the body is not JSON") from None
     if not isinstance(payload, dict):
         raise WebhookRejected(400, "malformed_body", "the body is not a JSON object")
@@ -118,7 +118,7 @@ def parse_order(payload: Mapping[str, Any]) -> ShopOrder:
             transaction_id=str(payload.get("transaction_id") or ""),
             modified_at=_gmt(payload.get("date_modified_gmt")),
         )
-    except (KeyError, TypeError, ValueError, MoneyError) as error:
+    except (KeyError, TypeError, ValueError, MoneyError, OverflowError) as error:  # Overflow: int(Infinity)
         raise WebhookRejected(400, "malformed_order", f"the order cannot be read: {error}") from None
 
 
