@@ -3,6 +3,7 @@ the work they belong to."""
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -47,6 +48,40 @@ class ContextIds(logging.Filter):
         return True
 
 
+# Credentials that travel inside URLs and headers, as HTTP libraries log them at DEBUG: WooCommerce's OAuth 1.0a keys
+# in the query (over http), PrestaShop's ws_key, a password in a database URL, a bearer token, and the signed
+# customer links (/pay/<token>, /card/<token>), which pay or replace a card for whoever holds them.
+_CREDENTIALS = [
+    (re.compile(r"(?i)([?&](?:oauth_consumer_key|oauth_signature|consumer_key|consumer_secret|ws_key|key|token|"
+                r"api_token|signature)=)[^&\s\"']+"), r"\1[redacted]"),
+    (re.compile(r"(/(?:pay|card)/)[A-Za-z0-9_\-.]{16,}"), r"\1[redacted]"),
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1[redacted]@"),
+    (re.compile(r"(?i)(Bearer\s+)[A-Za-z0-9_\-.~+/=]+"), r"\1[redacted]"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _CREDENTIALS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class Redact(logging.Filter):
+    """Scrubs credentials from the message and the traceback before any formatter sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            # Formatters print exc_text when exc_info is gone; the JSON one would format exc_info afresh.
+            record.exc_text, record.exc_info = redact(record.exc_text), None
+        return True
+
+
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -72,6 +107,7 @@ def handler(log_format: str, stream: TextIO | None = None) -> logging.Handler:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, not {log_format!r}")
     out = logging.StreamHandler(stream or sys.stdout)
     out.addFilter(ContextIds())
+    out.addFilter(Redact())
     out.setFormatter(json_formatter() if log_format == "json" else TextFormatter())
     out._abonne = True  # type: ignore[attr-defined]  # ours: configure() replaces it
     return out
@@ -87,4 +123,6 @@ def configure(log_format: str, level: int = logging.INFO, stream: TextIO | None 
     installed = handler(log_format, stream)
     root.addHandler(installed)
     root.setLevel(level)
+    # Alembic announces its context at INFO each time one is made, and /readyz makes one per probe.
+    logging.getLogger("alembic.runtime.migration").setLevel(max(level, logging.WARNING))
     return installed
