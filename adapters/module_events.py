@@ -13,7 +13,9 @@ from typing import Any, Mapping
 from urllib.parse import quote_plus
 
 from bridge.domain.money import Money
-from bridge.ports import Address, OrderLine, OrderState, ShopOrder, ShopWebhook, WebhookKind, WebhookRejected
+from bridge.ports import (
+    Address, OrderLine, OrderState, ShopOrder, ShopWebhook, SubscriptionTerms, WebhookKind, WebhookRejected,
+)
 
 TIMESTAMP = "X-Abonne-Timestamp"
 EVENT_ID = "X-Abonne-Event-Id"
@@ -51,7 +53,7 @@ def verify_event(secret: str, headers: Mapping[str, str], raw_body: bytes, now: 
     if not any(matches):
         raise WebhookRejected(401, "signature_mismatch",
                               f"{SIGNATURE} does not match the body and timestamp with this shop's signing secret")
-    skew = abs(now.timestamp() - signed_at)
+    skew = abs(int(now.timestamp()) - signed_at)  # in integers: a signed 400-digit timestamp is only far off
     if skew > MAX_SKEW.total_seconds():
         raise WebhookRejected(401, "timestamp_out_of_window",
                               f"{TIMESTAMP} is {int(skew)} s away from abonne's clock (at most "
@@ -79,14 +81,15 @@ def parse_event_order(raw_body: bytes) -> ShopOrder:
     order = body.get("order") or {}
     try:
         return _order(order, body.get("event", ""))
-    except (KeyError, TypeError, ValueError, InvalidOperation) as error:
+    # AttributeError: a field that should be an object is not; OverflowError: int() of a JSON Infinity.
+    except (KeyError, TypeError, ValueError, InvalidOperation, AttributeError, OverflowError) as error:
         raise WebhookRejected(400, "order_unreadable", f"the event's order cannot be read: {error}") from None
 
 
 def _json(raw_body: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw_body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested 100,000 deep
         raise WebhookRejected(400, "body_not_json", "the event body is not JSON") from None
     if not isinstance(body, dict):
         raise WebhookRejected(400, "body_not_object", "the event body must be a JSON object")
@@ -134,11 +137,38 @@ def _line(line: Mapping[str, Any], currency: str, index: int) -> OrderLine:
     variant = str(line.get("variant_id") or "")
     # Shops number variants (PrestaShop combinations, OpenCart options) apart from products, so a variant id alone
     # could name another product: it is qualified by its product, "<product>:<variant>".
+    options = tuple((str(option.get("name") or ""), str(option.get("value") or ""))
+                    for option in line.get("options") or [] if isinstance(option, Mapping))
     return OrderLine(line_id=str(line.get("id") or index + 1), product_id=product,
                      variation_id=f"{product}:{variant}" if variant not in ("", "0") else None,
                      sku=str(line.get("reference") or ""),
                      name=str(line.get("name") or ""), quantity=quantity, subtotal=net, total=net,
-                     total_tax=total - net if total >= net else Money.zero(currency))
+                     total_tax=total - net if total >= net else Money.zero(currency), options=options,
+                     terms=_plan_terms(line.get("subscription")))
+
+
+PLAN_UNITS = ("day", "week", "month", "year")
+
+
+def _plan_terms(plan: Any) -> SubscriptionTerms | None:
+    """The shop's own subscription plan on a line (contract: unit, every, cycles with 0 for "until cancelled",
+    trial or null). Shapes abonne cannot bill come back with `unsupported` saying why, so that the owner is told."""
+    if not isinstance(plan, Mapping):
+        return None
+    unit, every = str(plan.get("unit") or ""), int(plan.get("every") or 0)
+    cycles = int(plan.get("cycles") or 0) or None
+    name = str(plan.get("name") or "the line's subscription plan")
+    problem = ""
+    if unit not in PLAN_UNITS:
+        problem = (f"{name} bills every {every} {unit}; abonne bills by day, week, month or year: map the product "
+                   "to an abonne plan instead")
+        unit = "month"
+    if every < 1:
+        raise ValueError(f"subscription.every must be at least 1, got {plan.get('every')!r}")
+    if plan.get("trial"):
+        problem = problem or (f"{name} starts with a trial, which abonne cannot take from the shop's plan yet: map "
+                              "the product to an abonne plan with trial days instead")
+    return SubscriptionTerms(unit=unit, every=every, cycles=cycles, unsupported=problem)
 
 
 def _address(address: Mapping[str, Any], customer: Mapping[str, Any]) -> Address:

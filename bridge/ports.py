@@ -58,6 +58,8 @@ class OrderLine:
     subtotal: Money  # before discounts, excluding tax
     total: Money  # after discounts, excluding tax: what the customer pays for the line, net
     total_tax: Money
+    options: tuple[tuple[str, str], ...] = ()  # (name, value) the customer chose, where the shop has options
+    terms: SubscriptionTerms | None = None  # a subscription plan the shop itself put on the line (OpenCart 4)
 
 
 class OrderState(enum.Enum):
@@ -142,6 +144,7 @@ class SubscriptionTerms:
     trial_unit: str = "day"
     trial_length: int = 0
     signup_fee: str = "0"  # decimal amount in the order's currency
+    unsupported: str = ""  # why abonne cannot bill these terms as the shop states them, if it cannot
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ read looks for before every retry: confirm is not idempotent (two identical conf
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, ClassVar, Mapping
@@ -17,6 +18,7 @@ from typing import Any, Callable, ClassVar, Mapping
 import requests
 
 from adapters.module_events import parse_event_order, sign_read, verify_event
+from adapters.periods import parse_period
 from adapters.opencart.api import Api30, Api41, as_pairs
 from bridge.domain.money import Money
 from bridge.ports import (
@@ -44,6 +46,10 @@ class OpenCartShop:
                      help="auto asks the abonne extension"),
         SettingField("paid_status_id", "Paid order status id", required=False,
                      help="The order status renewal orders and paid first orders get (default 2, Processing)"),
+        SettingField("subscription_option", "Subscription option or attribute", required=False,
+                     help="A product option or attribute whose value names the billing period (e.g. option "
+                          "\"Delivery\" with the value \"Every 2 weeks\"); leave empty to use plan mappings and "
+                          "OpenCart 4's own subscription plans only"),
     )
 
     def __init__(self, settings: Mapping[str, str], secrets: Mapping[str, str], timeout: float = 30.0,
@@ -54,6 +60,7 @@ class OpenCartShop:
         self._secret = secrets["webhook_secret"]
         self._wanted = settings.get("oc_version") or "auto"
         self._paid = str(settings.get("paid_status_id") or "2")
+        self._period_name = (settings.get("subscription_option") or "").strip().lower()
         self._now = clock or (lambda: datetime.now(timezone.utc))
         self._timeout = timeout
         self._version: str | None = None if self._wanted == "auto" else self._wanted
@@ -72,7 +79,19 @@ class OpenCartShop:
         return verify_event(self._secret, headers, raw_body, self._now())
 
     def parse_order(self, raw_body: bytes) -> ShopOrder:
-        return parse_event_order(raw_body)
+        return self._with_period_options(parse_event_order(raw_body))
+
+    def _with_period_options(self, order: ShopOrder) -> ShopOrder:
+        """Lines whose option named in the shop's settings names a billing period carry those terms; the shop's
+        own plan on a line comes first."""
+        if not self._period_name:
+            return order
+        lines = []
+        for line in order.lines:
+            chosen = next((value for name, value in line.options if name.strip().lower() == self._period_name), None)
+            terms = parse_period(chosen) if chosen is not None and line.terms is None else None
+            lines.append(replace(line, terms=terms) if terms is not None else line)
+        return replace(order, lines=tuple(lines))
 
     # ------------------------------------------------------------------ reads, through the extension
 
@@ -122,21 +141,33 @@ class OpenCartShop:
         return self._version
 
     def get_order(self, order_id: str) -> ShopOrder:
-        return _as_order(self._read("order", order_id=str(int(order_id)))["order"])
+        return self._as_order(self._read("order", order_id=str(int(order_id)))["order"])
+
+    def _as_order(self, order: Mapping[str, Any]) -> ShopOrder:
+        return self.parse_order(json.dumps({"event": "order.status_changed", "order": order}).encode())
 
     def orders_modified_since(self, since: datetime) -> list[ShopOrder]:
         found: list[ShopOrder] = []
         cursor, after = since.isoformat(), "0"
         while True:
             page = self._read("orders", modified_since=cursor, after_id=after, limit="100")["orders"]
-            found += [_as_order(order) for order in page]
+            found += [self._as_order(order) for order in page]
             if len(page) < 100:
                 return found
             cursor, after = page[-1]["modified_at"], str(page[-1]["id"])
 
     def get_product(self, product_id: str) -> ShopProduct:
-        # OpenCart's API reads no products: subscriptions are the products mapped to plans (`abonne plan map`).
-        return ShopProduct(product_id=str(product_id), sku="", name="", price="0", terms=None)
+        """Through the extension's product read when the shop's settings name an attribute that may carry the
+        billing period; otherwise nothing to read (OpenCart's API reads no products): subscriptions are then the
+        products mapped to plans and the lines with OpenCart 4's own plans."""
+        if not self._period_name:
+            return ShopProduct(product_id=str(product_id), sku="", name="", price="0", terms=None)
+        product = self._read("product", product_id=str(int(product_id)))["product"]
+        period = next((str(attribute.get("text") or "") for attribute in product.get("attributes") or []
+                       if str(attribute.get("name") or "").strip().lower() == self._period_name), None)
+        return ShopProduct(product_id=str(product["id"]), sku=str(product.get("model") or ""),
+                           name=str(product.get("name") or ""), price=str(product.get("price") or "0"),
+                           terms=parse_period(period) if period is not None else None)
 
     # ------------------------------------------------------------------ order history
 
@@ -272,10 +303,6 @@ class OpenCartShop:
 
     def order_admin_url(self, order_id: str) -> str:
         return f"{self.url}/admin/index.php?route=sale/order.info&order_id={int(order_id)}"
-
-
-def _as_order(order: Mapping[str, Any]) -> ShopOrder:
-    return parse_event_order(json.dumps({"event": "order.status_changed", "order": order}).encode())
 
 
 def _comment(renewal: RenewalOrder) -> str:

@@ -203,6 +203,11 @@ class OpenCartStandin(SwitchableStandin, ModuleEventViews):
             row["description"] = description
             return row["product_id"]
 
+    def set_product_attribute(self, product_id: int, name: str, text: str) -> None:
+        """Catalog > Products > Attribute: `name` (an attribute) with this text, in the store's one language."""
+        with self.shop.lock:
+            self.shop.products[product_id].setdefault("attributes", {})[name] = text
+
     # ================================================================== abonne's extension
 
     def connect_extension(self, bridge_url: str, shop_id: int | str, secret: str,
@@ -246,10 +251,13 @@ class OpenCartStandin(SwitchableStandin, ModuleEventViews):
     # ================================================================== customers' and owner's actions
 
     def place_order(self, customer_id: int, lines: Iterable[tuple[int, int]], payment_code: str = "cod",
-                    status_id: int = 1, comment: str = "") -> int:
+                    status_id: int = 1, comment: str = "",
+                    chosen: Mapping[int, Mapping[str, Any]] | None = None) -> int:
         """A storefront checkout on the customer's default address: addOrder (status 0), then the payment
         extension's addHistory to `status_id`, which fires order.created. Tax follows the customer's address, not
-        the store's (storefront_checkout_cod.jsonl: 24.90 in New York). Returns the order id."""
+        the store's (storefront_checkout_cod.jsonl: 24.90 in New York). `chosen` {product_id: {"options": [(name,
+        value)], "subscription": order_subscription row}}: what the customer chose on a product's page (4.x only
+        has subscription plans). Returns the order id."""
         with self.shop.lock:
             shop = self.shop
             customer = shop.customers[customer_id]
@@ -285,6 +293,10 @@ class OpenCartStandin(SwitchableStandin, ModuleEventViews):
                 else:
                     data["shipping_method"], data["shipping_code"] = FLAT["title"], FLAT["code"]
             order = shop.create_order(data, priced)
+            for row in order["products"]:
+                extras = (chosen or {}).get(row["product_id"], {})
+                row["options"] = tuple(extras.get("options", ()))
+                row["subscription"] = dict(extras["subscription"]) if extras.get("subscription") else None
             shop.add_history(order, status_id, source="storefront")
             return order["order_id"]
 

@@ -89,7 +89,9 @@ def event_order(shop: ShopState, settings: Settings | None, order: Mapping[str, 
                       "reference": p["model"], "name": p["name"], "quantity": quantity,
                       "unit_price": _money(unit_net + unit_tax), "unit_price_net": _money(unit_net),
                       "total": _money((unit_net + unit_tax) * quantity), "total_net": _money(unit_net * quantity),
-                      "tax_rate": f"{(unit_tax * 100 / unit_net if unit_net else Decimal(0)):.3f}"})
+                      "tax_rate": f"{(unit_tax * 100 / unit_net if unit_net else Decimal(0)):.3f}",
+                      "options": [{"name": name, "value": value} for name, value in p.get("options", ())],
+                      "subscription": plan(p.get("subscription"))})
     totals = {t["code"]: Decimal(0) for t in order["totals"]}
     for t in order["totals"]:
         totals[t["code"]] += Decimal(t["value"])
@@ -115,6 +117,31 @@ def event_order(shop: ShopState, settings: Settings | None, order: Mapping[str, 
         "created_at": shop.local_to_aware(order["date_added"]).isoformat(),
         "modified_at": shop.local_to_aware(order["date_modified"]).isoformat(),
     }
+
+
+def plan(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """An order_subscription row (OpenCart 4's own plan on a line) as the extension's event_body.php plan() puts it."""
+    if not row:
+        return None
+    body: dict[str, Any] = {
+        "id": str(row["subscription_plan_id"]), "name": row["plan_name"], "unit": row["frequency"],
+        "every": int(row["cycle"]), "cycles": int(row["duration"]),
+        "price": _money(Decimal(row["price"]) + Decimal(row.get("tax") or 0)), "trial": None}
+    if int(row.get("trial_status") or 0) == 1:
+        body["trial"] = {"unit": row["trial_frequency"], "every": int(row["trial_cycle"]),
+                         "cycles": int(row["trial_duration"]), "price": _money(Decimal(row["trial_price"]))}
+    return body
+
+
+def product_answer(shop: ShopState, product_id: int) -> tuple[int, dict[str, Any]]:
+    product = shop.products.get(product_id)
+    if product is None:
+        return 404, _error("product_unknown", f"no product {product_id} in this shop")
+    return 200, {"ok": True, "platform_version": shop.version, "product": {
+        "id": str(product["product_id"]), "model": product["model"], "name": product["name"],
+        "price": f"{Decimal(product['price']):.4f}",
+        "attributes": [{"name": name, "text": text, "language_id": "1"}
+                       for name, text in product.get("attributes", {}).items()]}}
 
 
 # ====================================================================== the signed read
@@ -152,6 +179,8 @@ def read_answer(shop: ShopState, settings: Settings | None, headers: Mapping[str
         return 200, {"ok": True, "platform_version": shop.version, "order": event_order(shop, settings, order, None)}
     if call == "orders":
         return _orders_page(shop, settings, params)
+    if call == "product":
+        return product_answer(shop, php_int(params.get("product_id", "")))
     if call == "find":
         # The stored comment went through Request::clean(), and so does the marker read from the query.
         marker = clean(params.get("marker", ""))
@@ -160,7 +189,7 @@ def read_answer(shop: ShopState, settings: Settings | None, headers: Mapping[str
         found = [o for o in sorted(shop.orders.values(), key=lambda o: o["order_id"]) if marker in o["comment"]]
         return 200, {"ok": True, "platform_version": shop.version,
                      "orders": [event_order(shop, settings, o, None) for o in found]}
-    return 400, _error("call_unknown", f"call must be order, orders or find, got {call[:40]!r}")
+    return 400, _error("call_unknown", f"call must be order, orders, product or find, got {call[:40]!r}")
 
 
 def _orders_page(shop: ShopState, settings: Settings | None, params: Mapping[str, str]) -> tuple[int, dict]:

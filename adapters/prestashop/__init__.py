@@ -20,6 +20,7 @@ from typing import Any, Callable, ClassVar, Mapping
 import requests
 
 from adapters.module_events import parse_event_order, sign_read, verify_event
+from adapters.periods import parse_period
 from adapters.prestashop.webservice import Webservice, WebserviceError, listed, one
 from bridge.domain.money import Money, currency_exponent
 from bridge.ports import (
@@ -42,8 +43,6 @@ NEEDED = {
     "product_feature_values": ("get",), "order_states": ("get",), "configurations": ("get",),
     "specific_prices": ("post", "delete"), "customer_threads": ("get", "post"), "customer_messages": ("post",),
 }
-_PERIOD = re.compile(r"^\s*(?:every\s+)?(\d+)?\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
-_ADJECTIVES = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year", "annual": "year"}
 
 
 class PrestaShopShop:
@@ -425,12 +424,3 @@ def _text(value: Any) -> str:
     return str(value or "")
 
 
-def parse_period(value: str) -> SubscriptionTerms | None:
-    """A feature value naming a billing period: "1 month", "every 2 weeks", "monthly". None if it names none."""
-    word = value.strip().lower()
-    if word in _ADJECTIVES:
-        return SubscriptionTerms(unit=_ADJECTIVES[word], every=1)
-    match = _PERIOD.match(word)
-    if not match:
-        return None
-    return SubscriptionTerms(unit=match.group(2).lower(), every=int(match.group(1) or 1))

@@ -90,7 +90,7 @@ def update_shop(bridge: Bridge, shop_id: int, submitted: Mapping[str, Any], name
     fields = adapter_cls.settings_fields
     stored = {**shop.settings, **bridge.vault.decrypt_json(shop.secrets_encrypted)}
     values = _merge(fields, stored, submitted, [f.name for f in fields if f.secret])
-    settings, secrets = setup.shop_settings(adapter_cls, values, check, "the changes were not saved: {detail}")
+    settings, secrets = setup.shop_settings(bridge, adapter_cls, values, check, "the changes were not saved: {detail}")
     with bridge.uow() as uow:
         row = uow.session.get(Shop, shop_id)
         row.settings, row.url = settings, settings["url"]

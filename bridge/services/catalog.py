@@ -1,4 +1,5 @@
-"""Which order lines are subscriptions, and on what terms: a plan mapped by the owner, or the product's own meta.
+"""Which order lines are subscriptions, and on what terms: a plan mapped by the owner, the shop's own plan on the
+line, or the product's own meta, in that order.
 
 Shop calls happen between transactions, never inside one: a transaction holds SQLite's write lock.
 """
@@ -25,7 +26,8 @@ class LineTerms:
 
 def resolve_terms(bridge: Bridge, shop_id: int, adapter: ShopAdapter,
                   lines: tuple[OrderLine, ...]) -> dict[str, LineTerms]:
-    """Terms for each subscription line, keyed by line id. A mapping wins over product meta. Raises ShopError."""
+    """Terms for each subscription line, keyed by line id. A mapping wins over the shop's plan on the line, which
+    wins over product meta. Raises ShopError."""
     now = bridge.clock.now()
     found: dict[str, LineTerms] = {}
     products: dict[str, ShopProduct | None] = {}
@@ -40,6 +42,8 @@ def resolve_terms(bridge: Bridge, shop_id: int, adapter: ShopAdapter,
                     unit=plan.period_unit, every=plan.period_every, cycles=plan.cycles, trial_unit="day",
                     trial_length=plan.trial_days, signup_fee=plan.signup_fee))
                 continue
+            if line.terms is not None:  # the shop put its own plan on the line: no product read needed
+                continue
             row = uow.session.scalar(select(ProductCache).where(ProductCache.shop_id == shop_id,
                                                                 ProductCache.product_id == line.product_id))
             fresh = row is not None and now - row.fetched_at < PRODUCT_CACHE_TTL
@@ -51,7 +55,11 @@ def resolve_terms(bridge: Bridge, shop_id: int, adapter: ShopAdapter,
         products.update(fetched)
     for line in lines:
         product = products.get(line.product_id)
-        if line.line_id not in found and product is not None and product.terms is not None:
+        if line.line_id in found:
+            continue
+        if line.terms is not None:
+            found[line.line_id] = LineTerms(None, f"{line.name[:80]} (the shop's own plan)", line.terms)
+        elif product is not None and product.terms is not None:
             found[line.line_id] = LineTerms(None, f"product {product.product_id} ({product.name})", product.terms)
     return found
 

@@ -261,6 +261,8 @@ def _create_agreements(bridge: Bridge, uow: UnitOfWork, now: datetime, shop_id: 
 
 def _unbillable(line_terms: LineTerms, price: Money) -> str:
     t = line_terms.terms
+    if t.unsupported:
+        return t.unsupported
     try:
         BillingPeriod(PeriodUnit(t.unit), t.every)
         Money.parse(t.signup_fee, price.currency)

@@ -37,7 +37,7 @@ def add_shop(bridge: Bridge, platform: str, values: Mapping[str, Any], name: str
     adapter_cls: Any = bridge.registry.shops.get(platform)
     if adapter_cls is None:
         raise SetupError(f"platform must be one of {', '.join(sorted(bridge.registry.shops))}, got {platform!r}")
-    settings, secrets = shop_settings(adapter_cls, values, check,
+    settings, secrets = shop_settings(bridge, adapter_cls, values, check,
                                       "the shop was not saved: {detail} (--skip-check saves it anyway)")
     with bridge.uow() as uow:
         shop = Shop(platform=platform, name=name or settings["url"], url=settings["url"], settings=settings,
@@ -47,14 +47,14 @@ def add_shop(bridge: Bridge, platform: str, values: Mapping[str, Any], name: str
         return shop
 
 
-def shop_settings(adapter_cls: Any, values: Mapping[str, Any], check: bool,
+def shop_settings(bridge: Bridge, adapter_cls: Any, values: Mapping[str, Any], check: bool,
                   refusal: str) -> tuple[dict[str, str], dict[str, str]]:
     """A shop's settings and secrets, validated against what its adapter declares; with `check`, proven by one
-    API call first (`refusal` words the error, with {detail})."""
+    API call first (`refusal` words the error, with {detail}), signed by abonne's clock like every later call."""
     settings, secrets = _split(adapter_cls.settings_fields, values)
     settings["url"] = settings["url"].rstrip("/")
     if check:
-        report = adapter_cls(settings, secrets).test_connection()
+        report = adapter_cls(settings, secrets, clock=bridge.clock.now).test_connection()
         if not report.ok:
             raise SetupError(refusal.format(detail=report.detail))
     return settings, secrets

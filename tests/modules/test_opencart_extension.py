@@ -288,7 +288,7 @@ def test_the_order_created_body_built_from_a_real_41_getorder_dump_parses_as_the
     assert raw_order["lines"] == [{
         "id": "25", "product_id": "100", "variant_id": "0", "reference": "COFFEE-M", "name": "Coffee Club Monthly",
         "quantity": 1, "unit_price": "19.90", "unit_price_net": "19.90", "total": "19.90", "total_net": "19.90",
-        "tax_rate": "0.000"}]
+        "tax_rate": "0.000", "options": [], "subscription": None}]
     assert raw_order["created_at"] == "2026-11-24T18:56:41+00:00"
     assert raw_order["shipping_address"]["id"] == "1" and raw_order["customer"]["id"] == "1"
 
@@ -331,16 +331,42 @@ def test_a_line_with_tax_and_an_option_names_its_variant_and_its_net_amounts(php
     snapshot = snapshot_41()
     snapshot["products"][0] |= {"quantity": "2", "price": "10.0000", "tax": "2.0000", "total": "20.0000",
                                 "name": "Coffee &amp; Cream",
-                                "options": [{"product_option_value_id": "0", "value": "a note"},
-                                            {"product_option_value_id": "47", "value": "Large"}]}
+                                "options": [{"product_option_value_id": "0", "name": "Note", "value": "a note"},
+                                            {"product_option_value_id": "47", "name": "Size", "value": "Large"}]}
     raw = body(php, "order.created", snapshot)
     [line] = json.loads(raw)["order"]["lines"]
     assert line | {"id": None} == {"id": None, "product_id": "100", "variant_id": "47", "reference": "COFFEE-M",
                                    "name": "Coffee & Cream", "quantity": 2, "unit_price": "12.00",
                                    "unit_price_net": "10.00", "total": "24.00", "total_net": "20.00",
-                                   "tax_rate": "20.000"}
+                                   "tax_rate": "20.000", "subscription": None,
+                                   "options": [{"name": "Note", "value": "a note"}, {"name": "Size", "value": "Large"}]}
     [parsed] = parse_event_order(raw).lines
     assert (parsed.variation_id, str(parsed.total.amount), str(parsed.total_tax.amount)) == ("100:47", "20.00", "4.00")
+    assert (parsed.options, parsed.terms) == ((("Note", "a note"), ("Size", "Large")), None)
+
+
+PLAN_ROW = {"subscription_plan_id": "3", "plan_name": "Monthly &amp; more", "frequency": "month", "cycle": "1",
+            "duration": "12", "price": "19.9000", "tax": "0.0000", "trial_status": "0", "trial_frequency": "day",
+            "trial_cycle": "1", "trial_duration": "0", "trial_price": "0.0000", "trial_tax": "0.0000"}
+
+
+@needs_php
+@pytest.mark.parametrize("changes, terms, unsupported", [
+    ({}, ("month", 1, 12), ""),
+    ({"frequency": "week", "cycle": "2", "duration": "0"}, ("week", 2, None), ""),
+    ({"frequency": "semi_month"}, ("month", 1, 12), "bills every 1 semi_month"),
+    ({"trial_status": "1", "trial_cycle": "7", "trial_duration": "1"}, ("month", 1, 12), "starts with a trial"),
+])
+def test_opencart_4s_own_plan_on_a_line_becomes_its_terms_or_says_why_not(php, changes, terms, unsupported):
+    """A 4.x order_subscription row (OpenCart's own subscription plan) rides on its line."""
+    snapshot = snapshot_41()
+    snapshot["products"][0]["subscription"] = PLAN_ROW | changes
+    raw = body(php, "order.created", snapshot)
+    plan = json.loads(raw)["order"]["lines"][0]["subscription"]
+    assert (plan["name"], plan["price"]) == ("Monthly & more", "19.90")
+    [line] = parse_event_order(raw).lines
+    assert (line.terms.unit, line.terms.every, line.terms.cycles) == terms
+    assert unsupported in line.terms.unsupported and bool(line.terms.unsupported) == bool(unsupported)
 
 
 @needs_php

@@ -324,6 +324,15 @@ class AbonneOcBridge
 
             return [200, ['ok' => true, 'platform_version' => $this->platformVersion, 'orders' => $this->orders($ids)]];
         }
+        if ($call === 'product') {
+            $productId = isset($params['product_id']) ? (int) $params['product_id'] : 0;
+            $product = $productId > 0 ? $reader->product($productId) : null;
+            if ($product === null) {
+                return [404, ['ok' => false, 'error' => 'product_unknown', 'detail' => 'no product ' . $productId . ' in this shop']];
+            }
+
+            return [200, ['ok' => true, 'platform_version' => $this->platformVersion, 'product' => AbonneOcEventBody::product($product)]];
+        }
         if ($call === 'find') {
             $marker = isset($params['marker']) ? trim((string) $params['marker']) : '';
             if ($marker === '') {
@@ -333,7 +342,7 @@ class AbonneOcBridge
             return [200, ['ok' => true, 'platform_version' => $this->platformVersion, 'orders' => $this->orders($reader->withMarker($marker))]];
         }
 
-        return [400, ['ok' => false, 'error' => 'call_unknown', 'detail' => 'call must be order, orders or find']];
+        return [400, ['ok' => false, 'error' => 'call_unknown', 'detail' => 'call must be order, orders, product or find']];
     }
 
     private function orders(array $ids)

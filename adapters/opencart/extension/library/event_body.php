@@ -206,12 +206,13 @@ class AbonneOcEventBody
         $tax = (float) self::field($product, 'tax');
         $quantity = (int) self::field($product, 'quantity');
         $variant = '0';
+        $options = [];
         foreach ((array) self::field($product, 'options') as $option) {
             $value = self::id((array) $option, 'product_option_value_id');
-            if ($value !== '' && $value !== '0') {
+            if ($variant === '0' && $value !== '' && $value !== '0') {
                 $variant = $value;
-                break;
             }
+            $options[] = ['name' => self::text((array) $option, 'name'), 'value' => self::text((array) $option, 'value')];
         }
 
         return [
@@ -227,6 +228,68 @@ class AbonneOcEventBody
             // order_product.total is price * quantity, without tax.
             'total_net' => self::money(self::field($product, 'total'), $rate, $decimals),
             'tax_rate' => number_format($price > 0 ? $tax / $price * 100 : 0, 3, '.', ''),
+            'options' => $options,
+            'subscription' => self::plan(self::field($product, 'subscription'), $rate, $decimals),
+        ];
+    }
+
+    /**
+     * OpenCart 4's subscription plan on a line (an order_subscription row with plan_name) in the contract's terms:
+     * every `every` `unit` (OpenCart's frequency: day, week, semi_month, month, year), `cycles` charges in all
+     * (0: until cancelled), `price` per cycle with tax, and the trial when the plan has one.
+     *
+     * @return array|null
+     */
+    public static function plan($row, $rate = 1.0, $decimals = 2)
+    {
+        if (!is_array($row) || !$row) {
+            return null;
+        }
+        $plan = [
+            'id' => self::id($row, 'subscription_plan_id'),
+            'name' => self::text($row, 'plan_name'),
+            'unit' => self::text($row, 'frequency'),
+            'every' => (int) self::field($row, 'cycle'),
+            'cycles' => (int) self::field($row, 'duration'),
+            'price' => self::money((float) self::field($row, 'price') + (float) self::field($row, 'tax'), $rate, $decimals),
+            'trial' => null,
+        ];
+        if ((int) self::field($row, 'trial_status') === 1) {
+            $plan['trial'] = [
+                'unit' => self::text($row, 'trial_frequency'),
+                'every' => (int) self::field($row, 'trial_cycle'),
+                'cycles' => (int) self::field($row, 'trial_duration'),
+                'price' => self::money((float) self::field($row, 'trial_price') + (float) self::field($row, 'trial_tax'), $rate, $decimals),
+            ];
+        }
+
+        return $plan;
+    }
+
+    /**
+     * The answer to abonne's product read: id, model, name, price (the catalog's, without tax) and its attributes.
+     *
+     * @param array $product AbonneOcOrderReader::product()
+     *
+     * @return array
+     */
+    public static function product(array $product)
+    {
+        $attributes = [];
+        foreach ((array) self::field($product, 'attributes') as $attribute) {
+            $attributes[] = [
+                'name' => self::text((array) $attribute, 'name'),
+                'text' => self::text((array) $attribute, 'text'),
+                'language_id' => self::id((array) $attribute, 'language_id'),
+            ];
+        }
+
+        return [
+            'id' => self::id($product, 'product_id'),
+            'model' => self::text($product, 'model'),
+            'name' => self::text($product, 'name'),
+            'price' => self::money(self::field($product, 'price'), 1.0, 4),
+            'attributes' => $attributes,
         ];
     }
 

@@ -85,10 +85,12 @@ class AbonneOcOrderReader
             . ' ORDER BY `order_option_id` ASC')->rows as $option) {
             $options[(int) $option['order_product_id']][] = $option;
         }
+        $plans = $this->subscriptions($orderId, (int) ($order['language_id'] ?? 0));
         $products = [];
         foreach ($this->db->query('SELECT * FROM `' . $p . 'order_product` WHERE `order_id` = ' . (int) $orderId
             . ' ORDER BY `order_product_id` ASC')->rows as $product) {
             $product['options'] = $options[(int) $product['order_product_id']] ?? [];
+            $product['subscription'] = $plans[(int) $product['order_product_id']] ?? null;
             $products[] = $product;
         }
         $currency = $this->db->query('SELECT `decimal_place` FROM `' . $p . 'currency` WHERE `code` = \''
@@ -150,6 +152,60 @@ class AbonneOcOrderReader
         return array_map(function ($row) {
             return (int) $row['order_id'];
         }, $rows);
+    }
+
+    /**
+     * OpenCart 4's own subscription plans on the order's lines (order_subscription, with the plan's name), by
+     * order_product_id; none on 3.0, which has no such table.
+     *
+     * @return array[]
+     */
+    private function subscriptions($orderId, $languageId)
+    {
+        if (!$this->hasTable('order_subscription')) {
+            return [];
+        }
+        $p = $this->prefix;
+        $plans = [];
+        foreach ($this->db->query('SELECT `s`.*, (SELECT `d`.`name` FROM `' . $p . 'subscription_plan_description` `d`'
+            . ' WHERE `d`.`subscription_plan_id` = `s`.`subscription_plan_id` ORDER BY (`d`.`language_id` = ' . (int) $languageId . ') DESC LIMIT 1) AS `plan_name`'
+            . ' FROM `' . $p . 'order_subscription` `s` WHERE `s`.`order_id` = ' . (int) $orderId)->rows as $row) {
+            $plans[(int) $row['order_product_id']] = $row;
+        }
+
+        return $plans;
+    }
+
+    /**
+     * A product with its attributes in every language, for abonne's product read; null when there is none.
+     *
+     * @return array|null
+     */
+    public function product($productId)
+    {
+        $p = $this->prefix;
+        $product = $this->db->query('SELECT `p`.`product_id`, `p`.`model`, `p`.`price`, (SELECT `d`.`name` FROM `' . $p . 'product_description` `d`'
+            . ' WHERE `d`.`product_id` = `p`.`product_id` ORDER BY `d`.`language_id` ASC LIMIT 1) AS `name` FROM `' . $p . 'product` `p`'
+            . ' WHERE `p`.`product_id` = ' . (int) $productId)->row;
+        if (!$product) {
+            return null;
+        }
+        $product['attributes'] = $this->db->query('SELECT `ad`.`name`, `pa`.`text`, `pa`.`language_id` FROM `' . $p . 'product_attribute` `pa`'
+            . ' JOIN `' . $p . 'attribute_description` `ad` ON `ad`.`attribute_id` = `pa`.`attribute_id` AND `ad`.`language_id` = `pa`.`language_id`'
+            . ' WHERE `pa`.`product_id` = ' . (int) $productId . ' ORDER BY `pa`.`attribute_id` ASC, `pa`.`language_id` ASC')->rows;
+
+        return $product;
+    }
+
+    private function hasTable($name)
+    {
+        static $known = [];
+        $table = $this->prefix . $name;
+        if (!isset($known[$table])) {
+            $known[$table] = (bool) $this->db->query('SHOW TABLES LIKE \'' . $this->db->escape(addcslashes($table, '\\%_')) . '\'')->num_rows;
+        }
+
+        return $known[$table];
     }
 
     private function changedAt()
