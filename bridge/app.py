@@ -9,6 +9,7 @@ from adapters.mypos.gateway import MyPosGateway
 from adapters.opencart import OpenCartShop
 from adapters.prestashop import PrestaShopShop
 from adapters.woocommerce import WooCommerceShop
+from bridge import logs
 from bridge.clock import Clock, SystemClock
 from bridge.config import MAX_BODY_BYTES, Settings
 from bridge.context import Bridge
@@ -45,6 +46,7 @@ def create_app(bridge: Bridge | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(health.blueprint)
     observability.register(app)
+    logs.configure_if_unset(bridge.settings.log_format, logging.getLevelName(bridge.settings.log_level))
     errors.register(app)
     security.register(app)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)

@@ -113,6 +113,13 @@ def handler(log_format: str, stream: TextIO | None = None) -> logging.Handler:
     return out
 
 
+def configure_if_unset(log_format: str, level: int = logging.INFO) -> None:
+    """For a WSGI server that leaves the app's logging alone (gunicorn configures only its own loggers): log as the
+    settings say, unless something (`abonne serve`, a test, the demo) already gave the root logger a handler."""
+    if not logging.getLogger().handlers:
+        configure(log_format, level)
+
+
 def configure(log_format: str, level: int = logging.INFO, stream: TextIO | None = None) -> logging.Handler:
     """Send the root logger's lines to stdout in `log_format`, replacing plain stream handlers (logging's
     basicConfig) and any handler installed here before; handlers others attached (a test's capture) stay."""
