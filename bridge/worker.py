@@ -29,17 +29,25 @@ class PassReport:
                     or self.cancelled_after_grace or self.cards_warned or self.missed_orders)
 
 
-def run_once(bridge: Bridge, reconcile_all: bool = False) -> PassReport:
+def run_once(bridge: Bridge, reconcile_all: bool = False, stop: threading.Event | None = None) -> PassReport:
     """One pass. `reconcile_all` polls every shop now rather than when each is due: while abonne was down, shops
-    kept failing to deliver webhooks (and may have disabled them), so a starting worker catches up first."""
+    kept failing to deliver webhooks (and may have disabled them), so a starting worker catches up first.
+
+    Once `stop` is set (SIGTERM) the pass ends after the call under way: gateway calls in flight are finished and
+    recorded, nothing new is claimed, and what was claimed but not yet sent is left to be sent by the next pass."""
     heartbeat.beat(bridge)
+    stopping = stop.is_set if stop is not None else lambda: False
     report = PassReport(deliveries=intake.process_pending(bridge))
-    report.settled_unknown = janitor.resolve(bridge).settled
-    report.renewals = renew.renew_due(bridge)
+    if not stopping():
+        report.settled_unknown = janitor.resolve(bridge, stop=stop).settled
+    if not stopping():
+        report.renewals = renew.renew_due(bridge, stop=stop)
+    if stopping():
+        return report
     report.cancelled_after_grace = lifecycle.end_grace_periods(bridge)
     report.cards_warned = lifecycle.warn_expiring_cards(bridge)
     report.missed_orders = reconcile.reconcile_due(bridge, force=reconcile_all).orders_seen
-    drained = outbox.drain(bridge)
+    drained = outbox.drain(bridge, stop=stop)
     report.sent, report.retried, report.dead = drained.sent, drained.retried, drained.dead
     return report
 
@@ -49,7 +57,7 @@ def run_forever(bridge: Bridge, stop: threading.Event) -> None:
     starting = True
     while not stop.is_set():
         try:
-            report = run_once(bridge, reconcile_all=starting)
+            report = run_once(bridge, reconcile_all=starting, stop=stop)
             starting = False
         except Exception:  # the database may be briefly unavailable; the next pass tries again
             log.exception("worker pass failed")

@@ -111,7 +111,8 @@ class WooCommerceStandin:
         self._hub: WebhookHub | None = None
         self._keys: dict[str, tuple[str, str]] = {}
         self._nonces: dict[str, dict[int, str]] = {}
-        self._forced: tuple[int, bytes, str] | None = None
+        self._forced: tuple[int, bytes, str, tuple[tuple[str, str], ...]] | None = None
+        self.api_calls: list[tuple[str, str]] = []  # (method, path) of every REST and Store API request received
         self._slow_s = 0.0
         self._late_s = 0.0
         self._carts: dict[str, list[tuple[int, int, int]]] = {}
@@ -318,9 +319,10 @@ class WooCommerceStandin:
                 self._server = serve_in_thread(self._wsgi, port=self._port)
 
     def answer(self, status: int = 503, body: bytes = b"<html><body><h1>503 Service Unavailable</h1></body></html>",
-               content_type: str = "text/html; charset=UTF-8") -> None:
-        """Answer every REST and Store API request with this status and body, as a broken host or proxy would."""
-        self._forced = (status, body, content_type)
+               content_type: str = "text/html; charset=UTF-8", headers: Mapping[str, str] | None = None) -> None:
+        """Answer every REST and Store API request with this status and body, as a broken host or proxy would
+        (`headers`, e.g. a rate limiter's Retry-After, are added)."""
+        self._forced = (status, body, content_type, tuple((headers or {}).items()))
 
     def slow_down(self, seconds: float) -> None:
         """Wait this long before answering each REST request (0 to stop)."""
@@ -349,9 +351,11 @@ class WooCommerceStandin:
         if self._slow_s:
             time.sleep(self._slow_s)
         forced = self._forced
+        if request.path.startswith("/wp-json/"):
+            self.api_calls.append((request.method, request.path))
         if forced is not None and request.path.startswith("/wp-json/"):
-            status, body, content_type = forced
-            start_response(f"{status} {_reason(status)}", [("Content-Type", content_type)])
+            status, body, content_type, extra_headers = forced
+            start_response(f"{status} {_reason(status)}", [("Content-Type", content_type), *extra_headers])
             return [body]
         if not request.path.startswith("/wp-json/"):
             start_response("404 Not Found", [("Content-Type", "text/html; charset=UTF-8")])

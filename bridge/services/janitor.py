@@ -6,6 +6,7 @@ agreement gets no new attempt (a unique index says so), so asking can take as lo
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,13 +44,16 @@ class JanitorReport:
     still_unknown: int = 0
 
 
-def resolve(bridge: Bridge, limit: int = 50) -> JanitorReport:
+def resolve(bridge: Bridge, limit: int = 50, stop: threading.Event | None = None) -> JanitorReport:
+    """Ask the gateway about open charges that are due a query; once `stop` is set the rest waits for its lease."""
     report = JanitorReport()
     try:
         gateway = bridge.current_gateway()
     except NotConfigured:
         return report
     for charge_id in _claim(bridge, limit):
+        if stop is not None and stop.is_set():
+            break
         with bridge.uow() as uow:
             gateway_order_id = uow.session.get(Charge, charge_id).gateway_order_id
         try:

@@ -41,14 +41,18 @@ class DrainReport:
     dead: int = 0
 
 
-def drain(bridge: Bridge, limit: int = 50) -> DrainReport:
+def drain(bridge: Bridge, limit: int = 50, stop: threading.Event | None = None) -> DrainReport:
     """Send what is due, several shops at once and at most `shop_concurrency` calls into any one shop.
 
     The claim returns the messages themselves and each shop's adapter is built once per drain, so a push costs its
-    shop calls and one transaction to record the result (bench/push.py measures what that leaves above the shop)."""
+    shop calls and one transaction to record the result (bench/push.py measures what that leaves above the shop).
+    A shop that asked to be left alone (Retry-After) gets nothing before then; once `stop` is set (the worker is
+    shutting down) nothing more is sent and what was claimed but not sent is due again at once."""
     report = DrainReport()
-    claimed = claim_due(bridge.db, OutboxMessage, OutboxMessage.state == "pending", now=bridge.clock.now(),
-                        lease=LEASE, limit=limit)
+    now = bridge.clock.now()
+    resting = select(Shop.id).where(Shop.quiet_until > now)
+    claimed = claim_due(bridge.db, OutboxMessage, OutboxMessage.state == "pending",
+                        OutboxMessage.shop_id.not_in(resting), now=now, lease=LEASE, limit=limit)
     if not claimed:
         return report
     with bridge.db.read() as uow:
@@ -57,18 +61,33 @@ def drain(bridge: Bridge, limit: int = 50) -> DrainReport:
     per_shop = bridge.settings.shop_concurrency
     gates = {message.shop_id: threading.Semaphore(per_shop) for message in claimed}
     lock = threading.Lock()
+    resting_until: dict[int, datetime] = {}  # shops that answered Retry-After during this drain
 
     def send(message: OutboxMessage) -> None:
         with gates[message.shop_id]:
-            _send(bridge, adapters.get(message.shop_id), message, report, lock)
+            with lock:
+                until = resting_until.get(message.shop_id)
+            if until is not None or (stop is not None and stop.is_set()):
+                _put_back(bridge, message.id, until or now)
+                return
+            _send(bridge, adapters.get(message.shop_id), message, report, lock, resting_until)
 
     with ThreadPoolExecutor(max_workers=min(len(claimed), per_shop * len(gates))) as pool:
         list(pool.map(send, claimed))
     return report
 
 
+def _put_back(bridge: Bridge, message_id: int, at: datetime) -> None:
+    """Unclaim a message that was never sent: its claim's attempt is taken back, so a first attempt still proves
+    that nothing was sent before it (no lookup needed, see _send)."""
+    with bridge.uow() as uow:
+        message = uow.session.get(OutboxMessage, message_id)
+        message.attempts, message.next_attempt_at = message.attempts - 1, at
+        uow.commit()
+
+
 def _send(bridge: Bridge, adapter: ShopAdapter | None, claimed: OutboxMessage, report: DrainReport,
-          lock: threading.Lock) -> None:
+          lock: threading.Lock, resting_until: dict[int, datetime]) -> None:
     message_id, kind, payload, attempts = claimed.id, claimed.kind, dict(claimed.payload), claimed.attempts
     created = None
     try:
@@ -100,6 +119,12 @@ def _send(bridge: Bridge, adapter: ShopAdapter | None, claimed: OutboxMessage, r
         elif error.retryable and attempts < MAX_ATTEMPTS:
             message.next_attempt_at = now + backoff(attempts)
             message.last_error = error.detail
+            if error.retry_after:
+                until = now + timedelta(seconds=error.retry_after)
+                message.next_attempt_at = max(message.next_attempt_at, until)
+                _rest_shop(uow, now, message.shop_id, until, error.detail)
+                with lock:
+                    resting_until[message.shop_id] = max(until, resting_until.get(message.shop_id, until))
             outcome = "retried"
         else:
             message.state, message.last_error = "dead", error.detail
@@ -110,6 +135,16 @@ def _send(bridge: Bridge, adapter: ShopAdapter | None, claimed: OutboxMessage, r
     metrics.outbox_tried(kind, outcome, claimed.shop_id, message_id, error.detail if error else "")
     with lock:
         setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+def _rest_shop(uow: UnitOfWork, now: datetime, shop_id: int, until: datetime, detail: str) -> None:
+    """The shop asked to be left alone until `until`: no worker pushes to it or polls it before then."""
+    shop = uow.session.get(Shop, shop_id)
+    if shop is None or (shop.quiet_until is not None and shop.quiet_until >= until):
+        return
+    shop.quiet_until = until
+    events.record(uow, now, "shop_asked_to_wait", f"the shop asked abonne to wait ({detail}): nothing is sent to "
+                  f"it before {until:%Y-%m-%d %H:%M:%S} UTC", shop_id=shop_id)
 
 
 def _record_renewal_order(uow: UnitOfWork, now: datetime, shop_id: int, payload: dict[str, Any],

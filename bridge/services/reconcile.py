@@ -39,7 +39,8 @@ def reconcile_due(bridge: Bridge, force: bool = False) -> ReconcileReport:
     report = ReconcileReport()
     query = select(Shop).order_by(Shop.id)
     if not force:
-        query = query.where(or_(Shop.reconcile_due_at.is_(None), Shop.reconcile_due_at <= now))
+        query = query.where(or_(Shop.reconcile_due_at.is_(None), Shop.reconcile_due_at <= now),
+                            or_(Shop.quiet_until.is_(None), Shop.quiet_until <= now))  # it asked to be left alone
     if not any_due(bridge.db, query.with_only_columns(Shop.id)):
         return report
     with bridge.uow() as uow:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
@@ -54,7 +55,9 @@ class Attempt:
     request: ChargeRequest
 
 
-def renew_due(bridge: Bridge, limit: int = 200) -> RenewReport:
+def renew_due(bridge: Bridge, limit: int = 200, stop: threading.Event | None = None) -> RenewReport:
+    """Charge what is due. Once `stop` is set, calls already sent are finished and recorded; the claimed ones not
+    yet sent are never sent, and recorded as not charged so that the next worker charges them at once."""
     report = RenewReport()
     try:
         gateway = bridge.current_gateway()
@@ -64,7 +67,7 @@ def renew_due(bridge: Bridge, limit: int = 200) -> RenewReport:
     if not attempts:
         return report
     with ThreadPoolExecutor(max_workers=min(bridge.settings.gateway_concurrency, len(attempts))) as pool:
-        calls = {pool.submit(_charge, gateway, attempt.request): attempt for attempt in attempts}
+        calls = {pool.submit(_charge, gateway, attempt.request, stop): attempt for attempt in attempts}
         for done in as_completed(calls):
             try:
                 settle(bridge, calls[done], done.result(), report)
@@ -121,7 +124,11 @@ def _cancel_at_period_end(uow, agreement: Agreement, now) -> None:
                   shop_id=agreement.shop_id, agreement_id=agreement.id, order_id=agreement.order_id)
 
 
-def _charge(gateway: PaymentGateway, request: ChargeRequest) -> ChargeResult | GatewayConfigError:
+def _charge(gateway: PaymentGateway, request: ChargeRequest,
+            stop: threading.Event | None) -> ChargeResult | GatewayConfigError | None:
+    """The gateway's answer; None when the call was never sent because the worker is stopping."""
+    if stop is not None and stop.is_set():
+        return None
     try:
         return gateway.charge_stored_card(request)
     except GatewayConfigError as error:
@@ -131,14 +138,18 @@ def _charge(gateway: PaymentGateway, request: ChargeRequest) -> ChargeResult | G
         return ChargeResult(ChargeOutcome.UNKNOWN, message="the charge call failed unexpectedly")
 
 
-def settle(bridge: Bridge, attempt: Attempt, result: ChargeResult | GatewayConfigError, report: RenewReport) -> None:
+def settle(bridge: Bridge, attempt: Attempt, result: ChargeResult | GatewayConfigError | None,
+           report: RenewReport) -> None:
     now = bridge.clock.now()
     with bridge.uow() as uow:
         charge = uow.session.get(Charge, attempt.charge_id)
         agreement = uow.session.get(Agreement, attempt.agreement_id)
         if charge.state != "pending":  # the janitor got there first (this call outlived the claim)
             return
-        if isinstance(result, GatewayConfigError):
+        if result is None:
+            billing.record_not_charged(uow, agreement, charge, "the worker stopped before sending it", now)
+            report.not_charged += 1
+        elif isinstance(result, GatewayConfigError):
             billing.record_not_charged(uow, agreement, charge, f"the gateway refused our settings: {result}", now)
             report.not_charged += 1
             report.problems.append(f"gateway settings refused: {result}")
