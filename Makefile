@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run demo browser php modules test test-real test-unit migrate clean
+.PHONY: run demo browser php deploy-tools postgres-server modules test test-real test-unit migrate clean
 
 $(BIN)/abonne: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,22 @@ php:
 	@php -m 2>/dev/null | grep -qx curl || { SUDO=$$( [ "$$(id -u)" -ne 0 ] && command -v sudo ); \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y php-cli php-curl; }
 
-test: $(BIN)/abonne browser php
+# tests/deploy checks deploy/nginx.conf with `nginx -t` and serves through it (their own nginx on free ports), and
+# deploy/compose.yaml with `docker-compose config` (no container daemon needed): Debian's nginx and docker-compose,
+# installed when missing.
+deploy-tools:
+	@test -x /usr/sbin/nginx && command -v docker-compose >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" -ne 0 ] && command -v sudo ); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends nginx docker-compose; }
+
+# tests/drills/ stops and starts a PostgreSQL server of its own (initdb in a temporary folder, a free port), never the
+# shared one: Debian's postgresql server binaries, installed when missing.
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" -ne 0 ] && command -v sudo ); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
+
+test: $(BIN)/abonne browser php deploy-tools postgres-server
 	$(BIN)/python -m pytest -q
 
 # The shop-side modules as shops install them: dist/abonne-prestashop.zip (Modules > Upload a module) and

@@ -1,0 +1,90 @@
+"""deploy/gunicorn.conf.py serving the app as the web unit does, beside an `abonne worker` process."""
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+import pytest
+import requests
+
+from adapters.woocommerce.standin import WooCommerceStandin
+from tests.deploy.conftest import GunicornInstallation
+from tests.fixture_files import WOO_SECRET, woo_delivery
+from tests.integration.conftest import CK, CS
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[WooCommerceStandin]:
+    """A stand-in whose product ids match the captured deliveries: 12 Coffee Club Monthly, 13 Coffee Mug."""
+    woo = WooCommerceStandin(delivery_delay_s=0.01, first_post_id=11)
+    woo.start(CK, CS)
+    woo.add_product("Coffee Club Monthly", "19.90", "COFFEE-CLUB-M",
+                    meta={"_subscription_period": "month", "_subscription_period_interval": "1"})
+    woo.add_product("Coffee Mug", "12.50", "MUG-1")
+    yield woo
+    woo.stop()
+
+
+@pytest.fixture(scope="module")
+def installation(tmp_path_factory: pytest.TempPathFactory, shop: WooCommerceStandin
+                 ) -> Iterator[GunicornInstallation]:
+    """gunicorn with no proxy trusted (the default), an `abonne worker`, one shop connected with `abonne shop add`."""
+    installation = GunicornInstallation(tmp_path_factory.mktemp("gunicorn"))
+    installation.cli("shop", "add", "--platform", "woocommerce", "--url", shop.url, "--consumer-key", CK,
+                     "--consumer-secret", CS, "--webhook-secret", WOO_SECRET)
+    installation.start()
+    yield installation
+    installation.dispose()
+
+
+def test_a_webhook_answered_by_gunicorn_becomes_an_agreement_made_by_the_worker(installation):
+    delivery = woo_delivery("0005_order-created")
+    headers = {k: v for k, v in delivery.headers if k.lower() not in ("host", "content-length", "connection")}
+    headers["X-Request-Id"] = "a1b2c3d4e5f60718293a4b5c6d7e8f90"  # as nginx's $request_id would set it
+    answer = requests.post(f"{installation.url}/webhooks/woocommerce/1", data=delivery.body, headers=headers,
+                           timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "stored"
+    [agreement] = installation.wait_for(lambda: installation.rows(
+        "SELECT order_id, line_id, state, amount_minor, currency FROM agreements"), "the worker's agreement")
+    assert dict(agreement) == {"order_id": "14", "line_id": "1", "state": "awaiting_card", "amount_minor": 1990,
+                               "currency": "EUR"}
+    [line] = installation.wait_for(lambda: installation.access_lines(method="POST"), "the access log line")
+    assert line["path"] == "/webhooks/woocommerce/1" and line["status"] == 200
+    assert line["request_id"] == "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    assert line["duration_ms"] >= 0 and line["bytes"] == len(answer.content)
+
+
+def test_a_customer_links_token_never_reaches_the_access_log(installation):
+    token = "eyJhZ3JlZW1lbnQiOjF9.ZzQ2c2VjcmV0"
+    requests.get(f"{installation.url}/pay/{token}", timeout=10)
+    requests.get(f"{installation.url}/card/{token}", timeout=10)
+    lines = installation.wait_for(lambda: [l for l in installation.access_lines() if l["path"].startswith(
+        ("/pay/", "/card/"))][-2:], "the access log lines of both links")
+    assert [l["path"] for l in lines] == ["/pay/…", "/card/…"]
+    assert token not in installation.web.stdout.read_text() + installation.web.log.read_text()
+
+
+def failed_login(session: requests.Session, url: str, forwarded_for: str) -> int:
+    headers = {"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": "https"}
+    page = session.get(f"{url}/admin/login", headers=headers, timeout=10)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return session.post(f"{url}/admin/login", data={"password": "not the password", "csrf_token": csrf},
+                        headers=headers, timeout=10, allow_redirects=False).status_code
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_for_does_not_escape_the_login_limit(installation):
+    with requests.Session() as session:
+        codes = [failed_login(session, installation.url, f"198.51.100.{n}") for n in range(1, 7)]
+    assert codes == [401] * 5 + [429]  # five failures from this address, whatever it claimed to be
+    lines = installation.access_lines(method="POST", path="/admin/login")
+    assert {(l["remote_addr"], l["scheme"]) for l in lines} == {("127.0.0.1", "http")}
+
+
+def test_behind_one_trusted_proxy_the_login_limit_counts_the_address_the_proxy_saw(behind_proxy):
+    with requests.Session() as session:
+        assert [failed_login(session, behind_proxy.url, "203.0.113.7") for _ in range(6)][-1] == 429
+        assert failed_login(session, behind_proxy.url, "203.0.113.8") == 401  # another client is not locked out
+    lines = behind_proxy.access_lines(method="POST", path="/admin/login")
+    assert {l["remote_addr"] for l in lines} == {"203.0.113.7", "203.0.113.8"}
+    assert {l["scheme"] for l in lines} == {"https"}
