@@ -3,8 +3,8 @@ renewal run, a webhook arrives while it is down, and it is started again.
 
 The server is the drill's own (tests/drills/private_postgres.py), so the machine's shared PostgreSQL is left alone.
 abonne's web and worker processes keep running throughout: the worker's passes fail while the database is gone and
-go on afterwards. Charges whose outcome could not be recorded stay pending (written ahead, I3) and are settled by
-the janitor's status query; the webhook the web process could not store was answered with an error, so the order
+go on afterwards. Charges that myPOS answered while the database was down could not be recorded: they stay pending
+(written ahead, I3) and are settled by the janitor's status query; the webhook the web process could not store was answered with an error, so the order
 is found by the next poll of the shop. Waits the recovery needs (the janitor's 5 minutes, the poll's 10, leases)
 are simulated by moving the rows' own timestamps.
 """
@@ -54,12 +54,17 @@ def test_postgresql_restarted_mid_run_loses_nothing_and_charges_nothing_twice(po
         rig.woo.flush_deliveries()
         refused = [d for d in rig.woo.deliveries if d.resource_id == order_while_down]
         assert refused and not [d for d in refused if d.succeeded]  # abonne could not store them, and said so
+        rig.abonne.wait_for(lambda: "the janitor will settle it" in rig.abonne.worker.tail(400),
+                            "a charge answered by myPOS while the database is down")
         postgres.start()
         rig.abonne.engine.dispose()  # the drill's own connections to the database died too
 
         assert rig.abonne.web.running and rig.abonne.worker.running
         paid = lambda: [t for t in rig.mypos.ledger if t.method == "IPCIAPurchase" and t.status == "paid"]
         rig.abonne.wait_for(lambda: len(paid()) == CUSTOMERS, "every due agreement to be charged")
+        unrecorded = {row["gateway_order_id"] for row in rig.abonne.rows(
+            "SELECT gateway_order_id FROM charges WHERE state = 'pending'")}
+        assert unrecorded and unrecorded <= {t.order_id for t in paid()}  # charged, written ahead, not yet settled
         # Once the database is back, the janitor (after its waits) settles what could not be recorded, and the poll
         # of the shop finds the order whose webhook failed.
         rig.abandon_pending_charges()
