@@ -19,7 +19,7 @@ import requests
 
 from adapters.module_events import parse_event_order, sign_read, verify_event
 from adapters.periods import parse_period
-from adapters.opencart.api import Api30, Api41, as_pairs
+from adapters.opencart.api import Api30, Api40, Api41, as_pairs
 from bridge.domain.money import Money
 from bridge.ports import (
     ConnectionReport, CreatedOrder, RenewalOrder, SettingField, ShopError, ShopOrder, ShopProduct, ShopWebhook,
@@ -191,16 +191,16 @@ class OpenCartShop:
     def _history(self, order_id: str, status_id: str, comment: str, notify: bool) -> None:
         post = [("order_id", str(int(order_id))), ("order_status_id", status_id), ("comment", comment),
                 ("notify", "1" if notify else "0"), ("override", "0")]
-        if self.version().startswith("3"):
+        version = self.version()
+        if version.startswith("3"):
             Api30(self.url, self._username, self._key, self._timeout).call(
                 "api/order/history", post[1:], order_id=str(int(order_id)))
+        elif version == "4.0":
+            Api40(self.url, self._username, self._key, self._timeout).call("api/sale/order.addHistory", post)
         else:
             self._api41().call("history_add", post)
 
     def _api41(self) -> Api41:
-        if self.version() != "4.1":
-            raise ShopError(f"renewal orders through OpenCart {self.version()}'s API are not built yet (4.1 and 3.0 "
-                            "are)")
         return Api41(self.url, self._username, self._key, self._timeout, now=lambda: self._now().timestamp())
 
     # ------------------------------------------------------------------ renewal orders
@@ -218,6 +218,8 @@ class OpenCartShop:
         first = self._read("order", order_id=str(int(renewal.parent_order_id)))["order"]
         if self.version().startswith("3"):
             return self._renewal_30(renewal, first)
+        if self.version() == "4.0":
+            return self._renewal_40(renewal, first)
         api = self._api41()
         customer = first.get("customer") or {}
         state: dict[str, Any] = {
@@ -268,6 +270,55 @@ class OpenCartShop:
         api.call("api/order/history", [("order_status_id", self._paid), ("notify", "0"), ("override", "0"),
                                        ("comment", f"Paid by card (myPOS transaction {renewal.transaction_id}).")],
                  order_id=order_id)
+        return self._created(order_id, renewal)
+
+    def _renewal_40(self, renewal: RenewalOrder, first: Mapping[str, Any]) -> CreatedOrder:
+        """4.0 builds the order in an API session too (a session of its own per renewal: a second confirm in one
+        session edits the first order): customer, one cart.add per line, the addresses (4.0 wants their ids
+        posted, 0 will do), Free Shipping and abonne's payment method, each only from the list the session asked
+        for just before, the marker as the order's comment (confirm ignores a posted one), confirm with the paid
+        status, then the history with the transaction."""
+        api = Api40(self.url, self._username, self._key, self._timeout)
+        customer = first.get("customer") or {}
+        billing = first.get("billing_address") or {}  # 4.0 stores none unless the shop asks for one
+        shipping = first.get("shipping_address") or billing
+        api.call("api/sale/customer", [("customer_id", str(customer.get("id") or "0")),
+                                       ("customer_group_id", str(customer.get("group_id") or "1")),
+                                       ("firstname", customer.get("first_name", "")),
+                                       ("lastname", customer.get("last_name", "")),
+                                       ("email", customer.get("email", "")),
+                                       ("telephone", (billing or shipping).get("phone", ""))])
+        for line in renewal.lines:
+            api.call("api/sale/cart.add", [("product_id", line.product_id), ("quantity", str(line.quantity))])
+        if billing:
+            api.call("api/sale/payment_address", [("payment_address_id", "0"), *_plain_address(billing)])
+        if shipping:
+            try:
+                api.call("api/sale/shipping_address", [("shipping_address_id", "0"), *_plain_address(shipping)])
+            except ShopError as error:
+                if "require shipping" not in error.detail:
+                    raise
+                shipping = {}  # nothing in the cart is shipped
+        if shipping:
+            methods = api.call("api/sale/shipping_method", []).get("shipping_methods") or {}
+            if "free" not in methods:
+                raise ShopError("OpenCart 4.0 renewal orders need the Free Shipping method enabled (Extensions > "
+                                "Shipping), so that the renewal carries a zero-cost shipping line")
+            api.call("api/sale/shipping_method.save", [("shipping_method", "free.free")])
+        methods = api.call("api/sale/payment_method", []).get("payment_methods") or {}
+        if "abonne" not in methods:
+            raise ShopError("OpenCart 4.0 takes only payment methods its extensions offer: enable \"Card on file, "
+                            "myPOS\" (Extensions > Payments, installed with the abonne extension)")
+        api.call("api/sale/payment_method.save", [("payment_method", PAYMENT_CODE)])
+        api.call("api/sale/order.comment", [("comment", _comment(renewal))])
+        order_id = str(api.call("api/sale/order.confirm", [("order_status_id", self._paid)])["order_id"])
+        api.call("api/sale/order.addHistory", [("order_id", order_id), ("order_status_id", self._paid),
+                                               ("comment", f"Paid by card (myPOS transaction "
+                                                           f"{renewal.transaction_id})."),
+                                               ("notify", "0"), ("override", "0")])
+        return self._created(order_id, renewal)
+
+    def _created(self, order_id: str, renewal: RenewalOrder) -> CreatedOrder:
         order = self._read("order", order_id=order_id)["order"]
         return CreatedOrder(order_id, Money.parse(Decimal(str(order["totals"]["total"])).quantize(Decimal("0.01")),
                                                   renewal.charged.currency))
@@ -283,6 +334,8 @@ class OpenCartShop:
                 except ShopError as error:
                     if error.status == 403:
                         raise
+            elif version == "4.0":
+                Api40(self.url, self._username, self._key, self._timeout).login()
             elif version.startswith("3"):
                 Api30(self.url, self._username, self._key, self._timeout).login()
         except ShopError as error:

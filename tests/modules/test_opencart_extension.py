@@ -157,9 +157,12 @@ def test_the_opencart_4_zip_is_named_for_the_extension_code_with_install_json_at
         assert {name.split("/")[0] for name in names} == {"install.json", "admin", "catalog", "system"}
         install = json.loads(archive.read("install.json"))
         assert install["name"] == "abonne" and install["version"] == "1.0.0"
+        # 4.0.2.3's installer refuses the upload unless name, version, author and link are 3 to 128 characters.
+        assert all(3 <= len(install[field]) <= 128 for field in ("name", "version", "author", "link")), install
         for required in ("admin/controller/module/abonne.php", "admin/language/en-gb/module/abonne.php",
                          "admin/view/template/module/abonne.twig", "catalog/controller/module/abonne.php",
-                         "system/library/abonne/bridge.php"):
+                         "system/library/abonne/bridge.php", "admin/controller/payment/abonne.php",
+                         "catalog/model/payment/abonne.php", "catalog/language/en-gb/payment/abonne.php"):
             assert required in names
         assert len(names) == len(tree_files(OC4)) + len(tree_files(LIBRARY))
         # The 4.x installer extracts the zip root into extension/abonne/: the namespaces must match that folder.
@@ -167,6 +170,8 @@ def test_the_opencart_4_zip_is_named_for_the_extension_code_with_install_json_at
             "admin/controller/module/abonne.php").decode()
         assert "namespace Opencart\\Catalog\\Controller\\Extension\\Abonne\\Module;" in archive.read(
             "catalog/controller/module/abonne.php").decode()
+        assert "namespace Opencart\\Catalog\\Model\\Extension\\Abonne\\Payment;" in archive.read(
+            "catalog/model/payment/abonne.php").decode()
 
 
 def test_the_opencart_3_zip_has_only_an_upload_folder_with_allowed_paths(tmp_path):

@@ -159,6 +159,8 @@ class Abonne extends \Opencart\System\Engine\Controller
             'module_abonne_refunded_status' => \AbonneOcBridge::DEFAULT_REFUNDED,
             'module_abonne_cancelled_status' => \AbonneOcBridge::DEFAULT_CANCELLED,
         ]);
+        // The payment method 4.0's API needs for renewal orders, offered to API sessions only.
+        \Opencart\Admin\Controller\Extension\Abonne\Payment\Abonne::enable($this->registry);
 
         $this->load->model('setting/event');
         foreach (self::EVENT_CODES as $code) {
@@ -175,6 +177,7 @@ class Abonne extends \Opencart\System\Engine\Controller
             return;
         }
         (new \AbonneOcEventQueue($this->db, DB_PREFIX))->dropTable();
+        \Opencart\Admin\Controller\Extension\Abonne\Payment\Abonne::remove($this->registry);
         $this->db->query("DELETE FROM `" . DB_PREFIX . "setting` WHERE `code` = '" . $this->db->escape(\AbonneOcBridge::SETTING_CODE) . "'");
         $this->load->model('setting/event');
         foreach (self::EVENT_CODES as $code) {
