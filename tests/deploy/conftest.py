@@ -11,7 +11,10 @@ import pytest
 import requests
 from werkzeug.security import generate_password_hash
 
+from adapters.woocommerce.standin import WooCommerceStandin
 from tests.deploy.deploy_files import DEPLOY, VENV_BIN
+from tests.fixture_files import WOO_SECRET
+from tests.integration.conftest import CK, CS
 from tests.shops.abonne_process import AbonneProcess, AbonneProcesses
 
 GUNICORN_CONF = DEPLOY / "gunicorn.conf.py"
@@ -68,6 +71,30 @@ class GunicornInstallation(AbonneProcesses):
     def access_lines(self, **match: Any) -> list[dict[str, Any]]:
         assert isinstance(self.web, GunicornProcess)
         return [line for line in self.web.access_log() if all(line.get(k) == v for k, v in match.items())]
+
+
+@pytest.fixture(scope="session")
+def shop() -> Iterator[WooCommerceStandin]:
+    """A stand-in whose product ids match the captured deliveries: 12 Coffee Club Monthly, 13 Coffee Mug."""
+    woo = WooCommerceStandin(delivery_delay_s=0.01, first_post_id=11)
+    woo.start(CK, CS)
+    woo.add_product("Coffee Club Monthly", "19.90", "COFFEE-CLUB-M",
+                    meta={"_subscription_period": "month", "_subscription_period_interval": "1"})
+    woo.add_product("Coffee Mug", "12.50", "MUG-1")
+    yield woo
+    woo.stop()
+
+
+@pytest.fixture(scope="session")
+def installation(tmp_path_factory: pytest.TempPathFactory, shop: WooCommerceStandin
+                 ) -> Iterator[GunicornInstallation]:
+    """gunicorn with no proxy trusted (the default), an `abonne worker`, one shop connected with `abonne shop add`."""
+    installation = GunicornInstallation(tmp_path_factory.mktemp("gunicorn"))
+    installation.cli("shop", "add", "--platform", "woocommerce", "--url", shop.url, "--consumer-key", CK,
+                     "--consumer-secret", CS, "--webhook-secret", WOO_SECRET)
+    installation.start()
+    yield installation
+    installation.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+README = DEPLOY.parent / "README.md"
 VENV_BIN = Path(sys.executable).parent
 INSTALLED_BIN = "/opt/abonne/venv/bin"  # where the units expect abonne (README, "Going to production")
 
@@ -30,3 +31,15 @@ def gunicorn_settings() -> dict[str, Any]:
     names: dict[str, Any] = {}
     exec(compile((DEPLOY / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), names)
     return names
+
+
+def readme_command(starts: str) -> str:
+    """The one command line in the README's code blocks that starts with `starts`."""
+    found, in_block = [], False
+    for line in README.read_text().splitlines():
+        if line.lstrip().startswith("```"):
+            in_block = not in_block
+        elif in_block and line.lstrip().startswith(starts):
+            found.append(line.strip())
+    [command] = found
+    return command

@@ -2,39 +2,10 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator
 
-import pytest
 import requests
 
-from adapters.woocommerce.standin import WooCommerceStandin
-from tests.deploy.conftest import GunicornInstallation
-from tests.fixture_files import WOO_SECRET, woo_delivery
-from tests.integration.conftest import CK, CS
-
-
-@pytest.fixture(scope="module")
-def shop() -> Iterator[WooCommerceStandin]:
-    """A stand-in whose product ids match the captured deliveries: 12 Coffee Club Monthly, 13 Coffee Mug."""
-    woo = WooCommerceStandin(delivery_delay_s=0.01, first_post_id=11)
-    woo.start(CK, CS)
-    woo.add_product("Coffee Club Monthly", "19.90", "COFFEE-CLUB-M",
-                    meta={"_subscription_period": "month", "_subscription_period_interval": "1"})
-    woo.add_product("Coffee Mug", "12.50", "MUG-1")
-    yield woo
-    woo.stop()
-
-
-@pytest.fixture(scope="module")
-def installation(tmp_path_factory: pytest.TempPathFactory, shop: WooCommerceStandin
-                 ) -> Iterator[GunicornInstallation]:
-    """gunicorn with no proxy trusted (the default), an `abonne worker`, one shop connected with `abonne shop add`."""
-    installation = GunicornInstallation(tmp_path_factory.mktemp("gunicorn"))
-    installation.cli("shop", "add", "--platform", "woocommerce", "--url", shop.url, "--consumer-key", CK,
-                     "--consumer-secret", CS, "--webhook-secret", WOO_SECRET)
-    installation.start()
-    yield installation
-    installation.dispose()
+from tests.fixture_files import woo_delivery
 
 
 def test_a_webhook_answered_by_gunicorn_becomes_an_agreement_made_by_the_worker(installation):

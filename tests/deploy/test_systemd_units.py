@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bridge.cli import main
 from tests.deploy.deploy_files import (DEPLOY, INSTALLED_BIN, VENV_BIN, commands, gunicorn_settings,
-                                       read_unit)
+                                       read_unit, readme_command)
 
 UNITS = ("abonne.service", "abonne-worker.service")
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
@@ -121,3 +121,15 @@ def test_the_environment_files_values_are_accepted_by_abonne_and_gunicorn(tmp_pa
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     assert gunicorn_settings()["bind"] == [values["ABONNE_WEB_BIND"]]
+
+
+@needs_systemd_analyze
+def test_the_worker_unit_made_a_template_as_the_readme_says_verifies_for_each_instance(tmp_path):
+    as_here("abonne-worker.service", tmp_path)
+    command = readme_command("cp /etc/systemd/system/abonne-worker.service ")
+    copied = subprocess.run(command.replace("/etc/systemd/system/", f"{tmp_path}/"), shell=True,
+                            capture_output=True, text=True, timeout=30)
+    assert copied.returncode == 0, copied.stderr
+    done = subprocess.run([SYSTEMD_ANALYZE, "verify", str(tmp_path / "abonne-worker@2.service")],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0 and "abonne-worker@" not in done.stdout + done.stderr, done.stdout + done.stderr
