@@ -12,7 +12,8 @@ from bridge.web.errors import json_error
 blueprint = Blueprint("webhooks", __name__)
 
 
-@blueprint.post("/webhooks/<platform>/<int:shop_id>")
+# Ids past a 32-bit integer name no shop; bounded here, since the database would fail on them (a 500), not miss.
+@blueprint.post("/webhooks/<platform>/<int(max=2147483647):shop_id>")
 def receive(platform: str, shop_id: int):
     bridge = current_bridge()
     raw_body = request.get_data(cache=False)  # the exact bytes the shop signed; raises 413 past the limit
