@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+import requests
 from sqlalchemy import update
 
 from bridge.store.tables import Shop
@@ -56,6 +57,8 @@ def test_postgresql_restarted_mid_run_loses_nothing_and_charges_nothing_twice(po
         assert refused and not [d for d in refused if d.succeeded]  # abonne could not store them, and said so
         rig.abonne.wait_for(lambda: "the janitor will settle it" in rig.abonne.worker.tail(400),
                             "a charge answered by myPOS while the database is down")
+        ready = requests.get(rig.abonne.url + "/readyz", timeout=10)
+        assert ready.status_code == 503 and "database unreachable" in ready.json()["reason"]
         postgres.start()
         rig.abonne.engine.dispose()  # the drill's own connections to the database died too
 
@@ -77,5 +80,6 @@ def test_postgresql_restarted_mid_run_loses_nothing_and_charges_nothing_twice(po
                                                   o=str(order_while_down)) == 1,
                             "every charge to be settled and pushed, and the missed order found")
         assert rig.abonne.web.running and rig.abonne.worker.running  # neither needed a restart
+        assert requests.get(rig.abonne.url + "/readyz", timeout=10).json()["ready"] is True
         assert len(charge_calls()) == CUSTOMERS  # no cycle was sent twice
         assert_exactly_once(rig.tally(), cycles=2 * CUSTOMERS, renewals=CUSTOMERS)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import requests
+
 from tests.drills.conftest import running_rig
 from tests.drills.invariants import assert_exactly_once
 
@@ -26,6 +28,8 @@ def test_a_gateway_answering_after_30_s_leaves_unknown_charges_that_the_janitor_
         rig.abonne.wait_for(lambda: rig.abonne.scalar("SELECT count(*) FROM charges WHERE state = 'unknown'")
                             == CUSTOMERS, "the charges to time out as unknown")
         assert paid() == []  # abonne gave up before the gateway did anything
+        scraped = requests.get(rig.abonne.url + "/metrics", timeout=10).text
+        assert f'abonne_open_charges{{state="unknown"}} {float(CUSTOMERS)}' in scraped  # the operator sees them
         rig.abonne.wait_for(lambda: len(paid()) == CUSTOMERS, "the slow gateway to charge the cards", timeout=60)
         assert rig.abonne.scalar("SELECT count(*) FROM charges WHERE state IN ('declined', 'succeeded') "
                                  "AND source = 'stored_card'") == 0
