@@ -541,5 +541,64 @@ def admin_create_token(name: str, scopes: tuple[str, ...]) -> None:
     click.echo("store it now: abonne keeps only its hash")
 
 
+# --------------------------------------------------------------------------------------------------- secrets
+
+@main.group("secrets")
+def secrets_group() -> None:
+    """The secret key that encrypts stored secrets and signs customer links."""
+
+
+@secrets_group.command("rotate")
+@click.option("--revoke-links", is_flag=True,
+              help="Customer links signed with the old key stop working at once (when the old key leaked).")
+@friendly
+def secrets_rotate(revoke_links: bool) -> None:
+    """Re-encrypt every stored secret under a new key, in one transaction."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bridge.keyring import Keys, new_key
+    from bridge.services import secrets_rotation as rotation
+    bridge = _ready_bridge()
+    settings = bridge.settings
+    keys = Keys(settings.secret_key, settings.previous_secret_keys)
+    if settings.secret_key_file is None and not keys.previous:
+        raise click.ClickException(
+            "ABONNE_SECRET_KEY comes from the environment, which this command cannot change. To rotate:\n"
+            "  1. where web and workers read their settings, set ABONNE_PREVIOUS_SECRET_KEYS to the current "
+            f"ABONNE_SECRET_KEY and ABONNE_SECRET_KEY to a new key, e.g. {new_key()}\n"
+            "  2. restart web and workers (they now encrypt with the new key and still read the old one)\n"
+            "  3. run `abonne secrets rotate` again with those settings: it re-encrypts every secret\n"
+            "  4. remove ABONNE_PREVIOUS_SECRET_KEYS and restart once the customer links sent before have "
+            "expired (ABONNE_PAY_LINK_DAYS), or at once if the old key leaked")
+    try:
+        if settings.secret_key_file is not None:
+            report = rotation.rotate_key_file(bridge.db, settings.secret_key_file, bridge.clock.now(),
+                                              settings.pay_link_days, revoke_links)
+        else:
+            report = rotation.reencrypt_environment_keys(bridge.db, keys)
+    except rotation.RotationError as error:
+        raise click.ClickException(str(error)) from None
+    except SQLAlchemyError as error:
+        raise click.ClickException(
+            f"the database refused the rotation, which was rolled back ({type(error).__name__}: "
+            f"{str(error.orig if getattr(error, 'orig', None) else error).splitlines()[0]}); every secret is still "
+            "readable with the keys in force: run `abonne secrets rotate` again to finish") from None
+    counts = ", ".join(f"{name}: {count}" for name, count in report.rewritten.items())
+    click.echo(f"{report.total} secrets re-encrypted under the new key in one transaction ({counts})")
+    if settings.secret_key_file is None:
+        click.echo("every secret is now under ABONNE_SECRET_KEY: remove ABONNE_PREVIOUS_SECRET_KEYS and restart "
+                   "web and workers once the customer links sent before have expired (at once if the old key "
+                   "leaked)")
+        return
+    if report.finished_earlier_rotation:
+        click.echo("(this finished a rotation that had stopped before the end)")
+    click.echo(f"the new key is in {settings.secret_key_file}: keep it with your backups (older backups need the "
+               "old key); running web and workers picked it up without a restart")
+    if report.links_valid_until is not None:
+        click.echo(f"customer links signed with the old key keep working until "
+                   f"{report.links_valid_until:%Y-%m-%d %H:%M} UTC; admins sign in again after the web restarts")
+    else:
+        click.echo("the old key is gone: customer links signed with it no longer work")
+
 if __name__ == "__main__":
     sys.exit(main())
