@@ -74,7 +74,8 @@ def test_answers_that_are_not_json_objects_are_malformed(text):
 
 
 @FUZZ
-@given(st.text(max_size=2000) | st.sampled_from(["<a>" * 100_000, "<a>" * 50_000 + "</a>" * 50_000, "<!DOCTYPE x [<!ENTITY e 'x'>]><a>&e;</a>",
+@given(st.text(max_size=2000) | st.sampled_from(["<a>" * 100_000, "<a>" * 50_000 + "</a>" * 50_000,
+                                                   "<!DOCTYPE x [<!ENTITY e 'x'>]><a>&e;</a>",
                                                    "<IPC_response><Status>0</Status></IPC_response>"]))
 def test_answers_that_are_not_xml_are_malformed(text):
     try:
