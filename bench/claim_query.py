@@ -12,7 +12,7 @@ Prints the figures and records them in bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import re
 import secrets
 import statistics
@@ -26,8 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import finish  # noqa: E402
 from bench.renewals import Database, postgres_admin_url  # noqa: E402
-from bench.results import record  # noqa: E402
 
 FLAT_FACTOR = 3.0  # 1M agreements may take at most this many times what 10k take ("flat")
 
@@ -154,6 +154,7 @@ def main() -> None:
     database, bridge, template = prepare(admin_url, work)
     figures: dict[str, Any] = {}
     results = {}
+    load_before = os.getloadavg()[0]
     try:
         have = 1
         for size in sizes:
@@ -180,14 +181,12 @@ def main() -> None:
     figures[f"plan at {sizes[-1]:,}"] = "<br>".join(
         f"`{line.strip()}`" for line in largest["plan"].splitlines()
         if re.search(r"Scan|Limit|Sort|Lock|Anti|Loop|Execution Time", line))
-    print(json.dumps({k: v for k, v in figures.items() if not k.startswith("plan at")}, indent=2,
-                     ensure_ascii=False))
-    record("Due-claim query (bench/claim_query.py)",
+    finish("Due-claim query (bench/claim_query.py)",
            "The SELECT ... FOR UPDATE SKIP LOCKED that renew.claim sends (captured from a real claim, rolled back), "
            "on PostgreSQL, in one fresh database grown with generate_series to each size: agreements copied from "
            "one the pay flow left, 90% active, 5% paused, 5% cancelled, due dates spread over 30 days (a thirtieth "
            "due now), one paid charge each; VACUUM ANALYZE after each growth. Time: median of 7 runs, each rolled "
-           "back. Plan: EXPLAIN (ANALYZE, BUFFERS), its scan, sort and limit lines shown.", figures)
+           "back. Plan: EXPLAIN (ANALYZE, BUFFERS), its scan, sort and limit lines shown.", figures, load_before)
 
 
 if __name__ == "__main__":

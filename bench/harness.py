@@ -25,18 +25,18 @@ sys.path.insert(0, str(ROOT))
 
 from bench.child import Child  # noqa: E402
 from bench.renewals import Database, Standin, postgres_admin_url  # noqa: E402
+from bench.results import record  # noqa: E402
 
-SHOP_CK, SHOP_CS = "ck_bench_e2e", "cs_bench_e2e"
 ABONNE = str(ROOT / ".venv/bin/abonne")
 
 
 def serve_shop() -> None:
     """Child process: the stand-in WooCommerce, one JSON line per command."""
     from adapters.woocommerce.standin import WooCommerceStandin
-    from tests.integration.conftest import BILLING
+    from tests.integration.conftest import BILLING, CK, CS
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     standin = WooCommerceStandin(first_post_id=11)
-    standin.start(SHOP_CK, SHOP_CS)
+    standin.start(CK, CS)
     print(json.dumps({"url": standin.url}), flush=True)
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")
@@ -76,31 +76,17 @@ class Setup:
 
 
 def connect(admin_url: str, work: Path, mypos: Standin, shop: ShopChild, extra_env: dict[str, str]) -> Setup:
-    from click.testing import CliRunner
-
+    """A fresh database; the gateway and the shop connected through the CLI as the owner connects them."""
     from bridge.app import build_bridge
-    from bridge.cli import main as cli_main
     from bridge.config import Settings
     from bridge.store.db import migrate
-    from tests.fixture_files import MYPOS
+    from tests.integration.test_worker_race import connect_gateway_and_shop
 
     database = Database("postgresql", work, admin_url)
     env = {"ABONNE_DATABASE_URL": database.url, "ABONNE_SECRET_KEY": secrets.token_urlsafe(32),
            "ABONNE_PUBLIC_URL": "http://127.0.0.1:9", "ABONNE_INSTANCE_PATH": str(work / "instance"), **extra_env}
     migrate(database.url)
-    certificate = work / "mypos-standin.pem"
-    certificate.write_text(mypos.certificate_pem)
-    runner = CliRunner()
-    shop_id = 0
-    for args in (["gateway", "set", "--sid", "000000000000010", "--wallet-number", "61938166610", "--key-index", "1",
-                  "--private-key", str(MYPOS / "test-merchant-private-key.pem"), "--certificate", str(certificate),
-                  "--endpoint", mypos.endpoint],
-                 ["shop", "add", "--platform", "woocommerce", "--url", shop.url, "--consumer-key", SHOP_CK,
-                  "--consumer-secret", SHOP_CS, "--webhook-secret", "s"]):
-        result = runner.invoke(cli_main, args, env=env)
-        assert result.exit_code == 0, result.output
-        if args[0] == "shop":
-            shop_id = int(re.search(r"shop (\d+) added", result.output).group(1))
+    shop_id = connect_gateway_and_shop(env, mypos, shop, work)  # duck-typed: endpoint and certificate, url
     setup = Setup(database, env, shop_id)
     setup.bridge = build_bridge(Settings.from_env(env))
     return setup
@@ -200,6 +186,13 @@ def wait_until_pushed(setup: Setup, count: int, started: float, timeout_s: float
             raise TimeoutError(f"{pushed} of {count} renewal orders pushed after {timeout_s:.0f} s "
                                f"({charged} charged)")
         time.sleep(0.25)
+
+
+def finish(title: str, setup_text: str, figures: dict[str, Any], load_before: float) -> None:
+    """Print the figures and record them in bench/RESULTS.md, with the load the shared machine carried."""
+    figures["load average (1 min) before / after"] = f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
+    print(json.dumps(figures, indent=2, ensure_ascii=False))
+    record(title, setup_text, figures)
 
 
 def admin_url_or_exit() -> str:

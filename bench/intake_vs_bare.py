@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import multiprocessing
 import os
 import re
@@ -41,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.woocommerce.webhook import signature  # noqa: E402
+from bench.harness import finish  # noqa: E402
 from bench.renewals import Database, postgres_admin_url  # noqa: E402
-from bench.results import record  # noqa: E402
 
 CAPTURED = ROOT / "tests/fixtures/woocommerce-10.0.2/webhooks/0005_order-created.body"
 GUNICORN_CONF = ROOT / "deploy/gunicorn.conf.py"
@@ -311,9 +310,7 @@ def main() -> None:
     figures[f"abonne p99 at half the bare maximum (target < {TARGET_P99_MS:g} ms)"] = (
         f"{ms(at_half_bare['p99_ms'])} ms: {'met' if p99_met else 'NOT met'}")
     figures["deliveries stored by abonne / requests answered (each a distinct delivery)"] = f"{kept} / {sent}"
-    figures["load average (1 min) before / after"] = f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
-    print(json.dumps(figures, indent=2, ensure_ascii=False))
-    record("Webhook intake beside a bare Flask endpoint (bench/intake_vs_bare.py)",
+    finish("Webhook intake beside a bare Flask endpoint (bench/intake_vs_bare.py)",
            f"`POST /webhooks/woocommerce/<id>` with real signed deliveries (the captured WooCommerce 10.0.2 "
            f"order.created body, each with its own order id, each sent once) against abonne on PostgreSQL, and the "
            f"same requests against bench/bare_app.py (a Flask endpoint that reads the body and answers 200); both "
@@ -322,7 +319,7 @@ def main() -> None:
            f"bench/deliveries.lua) for {args.seconds:g} s, closed loop. Fixed rate: an open-loop client (2 "
            f"processes) for {args.seconds:g} s, latency counted from each request's appointed time (a request not "
            f"sent {args.seconds * 0.5 + 2:g} s after the run's end counts as slower than all). Client and servers "
-           f"share the machine's {os.cpu_count()} cores with other work.", figures)
+           f"share the machine's {os.cpu_count()} cores with other work.", figures, load_before)
 
 
 def ms(value: float) -> str:

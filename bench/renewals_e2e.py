@@ -15,7 +15,6 @@ curve: renewals charged and pushed over time) and records them in bench/RESULTS.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -29,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench import harness  # noqa: E402
 from bench.renewals import Standin  # noqa: E402
-from bench.results import record  # noqa: E402
 
 TARGETS = {0: 300.0, 200: 200.0}  # renewals/s with 4 workers, by gateway latency in ms
+TITLE = "Renewals end to end (bench/renewals_e2e.py)"
 WORKER_ENV = {"ABONNE_WORKER_INTERVAL_SECONDS": "0.2"}
 
 
@@ -70,8 +69,9 @@ def curve(samples: list[tuple[float, int, int]], points: int = 6) -> str:
     return ", ".join(f"{t:.0f} s: {charged}/{pushed}" for t, charged, pushed in picked)
 
 
-def measure(agreements: int, worker_counts: list[int], latencies: list[int]) -> tuple[dict[str, Any], dict]:
-    """Every run's figures, and the rates by (workers, latency) for the day computation."""
+def measure(agreements: int, worker_counts: list[int],
+            latencies: list[int]) -> tuple[dict[str, Any], dict[tuple[int, int], float], float]:
+    """Every run's figures, the rates by (workers, latency) for the day computation, and the load before."""
     admin_url = harness.admin_url_or_exit()
     work = Path(tempfile.mkdtemp(prefix="abonne-bench-e2e-"))
     mypos, shop = Standin(threads=64), harness.ShopChild()
@@ -100,8 +100,7 @@ def measure(agreements: int, worker_counts: list[int], latencies: list[int]) -> 
             figures[f"{latency_ms} ms, 4 workers (target ≥ {target:g}/s)"] = (
                 f"{rate:.1f}/s: {'met' if rate >= target else 'NOT met'}"
                 + (f" ({scale:.2f}× one worker)" if scale else ""))
-    figures["load average (1 min) before / after"] = f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
-    return figures, rates
+    return figures, rates, load_before
 
 
 def setup_text(agreements: int) -> str:
@@ -121,10 +120,9 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--latencies", default="0,200")
     args = parser.parse_args()
-    figures, _rates = measure(args.agreements, [int(n) for n in args.workers.split(",")],
-                              [int(n) for n in args.latencies.split(",")])
-    print(json.dumps(figures, indent=2, ensure_ascii=False))
-    record("Renewals end to end (bench/renewals_e2e.py)", setup_text(args.agreements), figures)
+    figures, _rates, load_before = measure(args.agreements, [int(n) for n in args.workers.split(",")],
+                                           [int(n) for n in args.latencies.split(",")])
+    harness.finish(TITLE, setup_text(args.agreements), figures, load_before)
 
 
 if __name__ == "__main__":
