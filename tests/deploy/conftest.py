@@ -92,6 +92,8 @@ def installation(tmp_path_factory: pytest.TempPathFactory, shop: WooCommerceStan
     installation = GunicornInstallation(tmp_path_factory.mktemp("gunicorn"))
     installation.cli("shop", "add", "--platform", "woocommerce", "--url", shop.url, "--consumer-key", CK,
                      "--consumer-secret", CS, "--webhook-secret", WOO_SECRET)
+    # As the units set it; gunicorn.conf.py creates the folder when it starts, before the worker starts.
+    installation.env["PROMETHEUS_MULTIPROC_DIR"] = str(installation.home / "metrics")
     installation.start()
     yield installation
     installation.dispose()

@@ -36,6 +36,30 @@ def test_a_customer_links_token_never_reaches_the_access_log(installation):
     assert token not in installation.web.stdout.read_text() + installation.web.log.read_text()
 
 
+def webhook_count(url: str, outcome: str) -> float:
+    scrape = requests.get(f"{url}/metrics", timeout=10).text
+    found = re.search(rf'^abonne_webhooks_total{{outcome="{outcome}",platform="woocommerce"}} (\S+)$', scrape,
+                      re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_every_web_process_counts_into_the_one_scrape(installation):
+    # Refused deliveries for a shop that does not exist, until both web processes have answered some.
+    before = webhook_count(installation.url, "unknown_shop")
+    sent = 0
+    while sent < 60:
+        requests.post(f"{installation.url}/webhooks/woocommerce/999", data=b"{}", timeout=10)
+        sent += 1
+        lines = installation.wait_for(lambda: len(installation.access_lines(path="/webhooks/woocommerce/999")) == sent
+                                      and installation.access_lines(path="/webhooks/woocommerce/999"), "the lines")
+        if sent >= 4 and len({line["pid"] for line in lines}) == 2:
+            break
+    assert len({line["pid"] for line in lines}) == 2, "one web process answered every request"
+    for _ in range(4):  # whichever process answers the scrape, it sums both
+        assert webhook_count(installation.url, "unknown_shop") - before == sent
+    assert len(list((installation.home / "metrics").glob("counter_*.db"))) >= 2
+
+
 def failed_login(session: requests.Session, url: str, forwarded_for: str) -> int:
     headers = {"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": "https"}
     page = session.get(f"{url}/admin/login", headers=headers, timeout=10)

@@ -56,6 +56,17 @@ def test_the_unit_runs_as_its_own_user_in_a_read_only_system(name):
     assert service["KillSignal"] == "SIGTERM"
 
 
+def test_both_units_share_one_metrics_folder_that_systemd_creates_and_keeps():
+    folders = set()
+    for name in UNITS:
+        service = read_unit(name)["Service"]
+        folder = service["Environment"].removeprefix("PROMETHEUS_MULTIPROC_DIR=")
+        assert folder in {f"/run/{d}" for d in service["RuntimeDirectory"].split()}
+        assert service["RuntimeDirectoryPreserve"] == "yes"  # one unit stopping leaves the other's counts
+        folders.add(folder)
+    assert len(folders) == 1
+
+
 def test_the_worker_gets_longer_to_stop_than_a_gateway_call_may_take():
     from bridge.config import Settings
     stop = read_unit("abonne-worker.service")["Service"]["TimeoutStopSec"]
