@@ -4,7 +4,9 @@ from __future__ import annotations
 import re
 
 import requests
+from click.testing import CliRunner
 
+from bridge.cli import main
 from tests.fixture_files import woo_delivery
 
 
@@ -83,3 +85,11 @@ def test_behind_one_trusted_proxy_the_login_limit_counts_the_address_the_proxy_s
     lines = behind_proxy.access_lines(method="POST", path="/admin/login")
     assert {l["remote_addr"] for l in lines} == {"203.0.113.7", "203.0.113.8"}
     assert {l["scheme"] for l in lines} == {"https"}
+
+
+def test_a_trusted_proxies_setting_that_is_not_a_count_is_refused_naming_it(tmp_path):
+    env = {"ABONNE_DATABASE_URL": f"sqlite:///{tmp_path / 'abonne.db'}", "ABONNE_INSTANCE_PATH": str(tmp_path)}
+    for wrong in ("one", "-1", "1.5"):
+        done = CliRunner().invoke(main, ["migrate"], env={**env, "ABONNE_TRUSTED_PROXIES": wrong})
+        assert done.exit_code == 1 and "ABONNE_TRUSTED_PROXIES must be a whole number" in done.output, done.output
+    assert not (tmp_path / "abonne.db").exists()  # nothing was done
