@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import subprocess
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -13,10 +14,12 @@ from typing import Iterator
 
 import pytest
 import requests
+from click.testing import CliRunner
 from sqlalchemy import update
 
 from adapters.mypos.standin import MyPosStandin, customer_pays, read_form, submit_auto_form
 from adapters.woocommerce.standin import WooCommerceStandin
+from bridge.cli import main as cli_main
 from bridge.ports import HostedForm
 from bridge.services import janitor
 from bridge.store.tables import Charge, Delivery, OutboxMessage
@@ -107,6 +110,17 @@ class Rig:
                                .values(next_attempt_at=now))
 
 
+class DrillProcesses(AbonneProcesses):
+    """The web and worker are real processes; the setup commands (`abonne migrate`, `gateway set`, `shop add`) run
+    in the test's process, on the same settings, because starting an interpreter for each costs seconds here."""
+
+    def cli(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = CliRunner().invoke(cli_main, list(args), env=self.env, catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, f"abonne {' '.join(args)} exited {result.exit_code}:\n{result.output}"
+        return subprocess.CompletedProcess(["abonne", *args], result.exit_code, result.output, "")
+
+
 @contextmanager
 def running_rig(home: Path, database_url: str, **env: str) -> Iterator[Rig]:
     """Stand-ins, abonne's web and worker processes (with `env` added), gateway and shop set up through the CLI."""
@@ -114,7 +128,7 @@ def running_rig(home: Path, database_url: str, **env: str) -> Iterator[Rig]:
     mypos = MyPosStandin.start(hang_seconds=3.0, threads=16)
     woo = WooCommerceStandin(delivery_delay_s=0.01)
     woo.start(CK, CS)
-    processes = AbonneProcesses(home, database_url, proxy.url)
+    processes = DrillProcesses(home, database_url, proxy.url)
     processes.env.update({"ABONNE_SECRET_KEY": secrets.token_urlsafe(32), **env})
     try:
         processes.start_web()
