@@ -31,7 +31,7 @@ def _whole_number(name: str, default: int) -> int:
 
 def _usable_cpus() -> int:
     try:
-        return len(os.sched_getaffinity(0))  # a container or systemd CPU set counts, not the host's cores
+        return len(os.sched_getaffinity(0))  # a CPU set (taskset, CPUAffinity=, --cpuset-cpus), not every core
     except AttributeError:
         return os.cpu_count() or 1
 

@@ -1,12 +1,15 @@
 """deploy/gunicorn.conf.py serving the app as the web unit does, beside an `abonne worker` process."""
 from __future__ import annotations
 
+import os
 import re
 
+import pytest
 import requests
 from click.testing import CliRunner
 
 from bridge.cli import main
+from tests.deploy.deploy_files import gunicorn_settings
 from tests.fixture_files import woo_delivery
 
 
@@ -22,9 +25,9 @@ def test_a_webhook_answered_by_gunicorn_becomes_an_agreement_made_by_the_worker(
         "SELECT order_id, line_id, state, amount_minor, currency FROM agreements"), "the worker's agreement")
     assert dict(agreement) == {"order_id": "14", "line_id": "1", "state": "awaiting_card", "amount_minor": 1990,
                                "currency": "EUR"}
-    [line] = installation.wait_for(lambda: installation.access_lines(method="POST"), "the access log line")
-    assert line["path"] == "/webhooks/woocommerce/1" and line["status"] == 200
-    assert line["request_id"] == "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    [line] = installation.wait_for(lambda: installation.access_lines(request_id="a1b2c3d4e5f60718293a4b5c6d7e8f90"),
+                                   "the access log line with the request's id")
+    assert (line["method"], line["path"], line["status"]) == ("POST", "/webhooks/woocommerce/1", 200)
     assert line["duration_ms"] >= 0 and line["bytes"] == len(answer.content)
 
 
@@ -93,3 +96,16 @@ def test_a_trusted_proxies_setting_that_is_not_a_count_is_refused_naming_it(tmp_
         done = CliRunner().invoke(main, ["migrate"], env={**env, "ABONNE_TRUSTED_PROXIES": wrong})
         assert done.exit_code == 1 and "ABONNE_TRUSTED_PROXIES must be a whole number" in done.output, done.output
     assert not (tmp_path / "abonne.db").exists()  # nothing was done
+
+
+def test_web_processes_follow_the_usable_cpus_unless_a_setting_says_otherwise(monkeypatch):
+    for name in ("ABONNE_WEB_WORKERS", "WEB_CONCURRENCY", "ABONNE_WEB_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    assert gunicorn_settings()["workers"] == 2 * len(os.sched_getaffinity(0)) + 1
+    monkeypatch.setenv("WEB_CONCURRENCY", "2")
+    assert gunicorn_settings()["workers"] == 2
+    monkeypatch.setenv("ABONNE_WEB_WORKERS", "3")
+    assert gunicorn_settings()["workers"] == 3
+    monkeypatch.setenv("ABONNE_WEB_WORKERS", "0")
+    with pytest.raises(ValueError, match="ABONNE_WEB_WORKERS must be a whole number of at least 1"):
+        gunicorn_settings()
