@@ -10,8 +10,9 @@
     standin.flush_events()
     standin.stop()
 
-Versions: "4.1" (4.1.0.4: `index.php?route=api/order&call=...`, HMAC-signed, stateless) and "3.0" (3.0.5.1:
-`api/login` then `api_token`). The API user is `api_username` with `api_key`; its IP whitelist (oc_api_ip) is
+Versions: "4.1" (4.1.0.4: `index.php?route=api/order&call=...`, HMAC-signed, stateless), "4.0" (4.0.2.3:
+`api/account/login` then `api_token` on `api/sale/*`, adapters/opencart/standin_api40.py, from the captures in
+tests/fixtures/opencart-4.0.2.3) and "3.0" (3.0.5.1: `api/login` then `api_token`). The API user is `api_username` with `api_key`; its IP whitelist (oc_api_ip) is
 127.0.0.1 unless `set_allowed_ips()` changes it. Reads of abonne's extension: 4.x
 `index.php?route=extension/abonne/module/abonne.read&call=...`, 3.0 `route=extension/module/abonne/read`.
 
@@ -38,6 +39,7 @@ from zoneinfo import ZoneInfo
 from waitress.server import create_server
 
 from adapters.opencart.standin_api import PERMISSION_30, PERMISSION_41, Api30, Api41, storefront_payment
+from adapters.opencart.standin_api40 import Api40
 from adapters.opencart.standin_extension import (
     DEFAULT_CANCELLED, DEFAULT_PAID, DEFAULT_REFUNDED, PLATFORM_VERSIONS, ExtensionEvents, Settings, read_answer,
 )
@@ -50,7 +52,11 @@ from adapters.standin_module_events import ModuleEventSender, ModuleEventViews, 
 from bridge.clock import now_function
 from bridge.serving import RunningServer
 
-READ_ROUTES = {"4.1": "extension/abonne/module/abonne.read", "3.0": "extension/module/abonne/read"}
+READ_ROUTES = {"4.1": "extension/abonne/module/abonne.read", "4.0": "extension/abonne/module/abonne.read",
+               "3.0": "extension/module/abonne/read"}
+# 4.0.2.3 with a token that is unknown, idle over an hour or from an address no longer allowed (errors/10-17).
+SESSION_GONE_40 = (b"<b>Typed property Opencart\\System\\Library\\Session::$session_id must not be accessed before "
+                   b"initialization</b>: in <b>/var/www/opencart/system/library/session.php</b> on line <b>56</b>")
 TIME_WINDOW_S = 450  # startup/api.php (4.1.0.4): errors/05 (451 s) refused, errors/06 (440 s) accepted
 # oc_get_ip(): these headers win over REMOTE_ADDR, so the 4.1 whitelist can be spoofed (S5, errors/11).
 IP_HEADERS = ("cf-connecting-ip", "x-forwarded-for", "x-real-ip", "x-client-ip", "client-ip", "x-cluster-client-ip")
@@ -128,6 +134,7 @@ class OpenCartStandin(SwitchableStandin, ModuleEventViews):
         self._key = ""
         self._allowed_ips = {"127.0.0.1"}
         self._installed = True
+        self._payment_method = True
 
     # ================================================================== lifecycle
 
@@ -136,7 +143,6 @@ class OpenCartStandin(SwitchableStandin, ModuleEventViews):
         """Serve on 127.0.0.1 (port 0: a free one). `api_key`: the oc_api key (default: 256 random characters, as
         the installer makes). `clock`: callable -> aware UTC datetime, or an object with .now()."""
         if version not in PLATFORM_VERSIONS:
-            # 4.0.x (api/account/login + api/sale/*) is described in the reference but not modelled.
             raise ValueError(f"version must be one of {', '.join(PLATFORM_VERSIONS)}, got {version!r}")
         self._open_listener(port)
         self._version = version
@@ -148,8 +154,9 @@ class OpenCartStandin(SwitchableStandin, ModuleEventViews):
         self._shop.on_history = self._history_changed
         self._events.sender.start()
         self._api41 = Api41(self._shop, lambda: self._installed)
-        self._api30 = Api30(self._shop, api_username, self._key, lambda: set(self._allowed_ips),
-                            lambda: self._installed)
+        session_api = Api40 if version == "4.0" else Api30
+        self._api30 = session_api(self._shop, api_username, self._key, lambda: set(self._allowed_ips),
+                                  lambda: self._installed and self._payment_method)
         return RunningShop(self.url, api_username, self._key, version, self)
 
     def stop(self) -> None:
@@ -230,6 +237,10 @@ class OpenCartStandin(SwitchableStandin, ModuleEventViews):
     def set_extension_installed(self, installed: bool) -> None:
         """Uninstalled: no events, the read route is a 404, and API calls leak cart rows again (S2)."""
         self._installed = installed
+
+    def set_payment_method_enabled(self, enabled: bool) -> None:
+        """3.0 and 4.0: abonne's payment method in Extensions > Payments (installed and enabled with the module)."""
+        self._payment_method = enabled
 
     def ping_extension(self) -> SentEvent:
         """The settings page's "Test connection": one synchronous signed ping."""
@@ -353,6 +364,8 @@ class OpenCartStandin(SwitchableStandin, ModuleEventViews):
         with self.shop.lock:
             if self._version == "4.1":
                 return self._api_41(request)
+            if self._version == "4.0":
+                return self._api_40(request)
             return self._api_30(request)
 
     # ---------------------------------------------------------------- 4.1.0.4
@@ -421,6 +434,33 @@ class OpenCartStandin(SwitchableStandin, ModuleEventViews):
         else:  # 63: an unknown route is the theme's 404 page
             return Answer(404, NOT_FOUND_PAGE, [*headers, ("Content-Type", HTML)])
         return Answer(200, php_json(body), [*headers, ("Content-Type", JSON)])
+
+    # ---------------------------------------------------------------- 4.0.2.3
+
+    def _api_40(self, request: _Request) -> Answer:
+        route = request.params.get("route", "")
+        headers = [*PHP_HEADERS, ("Set-Cookie", "currency=USD; path=/")]
+        api = self._api30
+        assert isinstance(api, Api40)
+        if route == "api/account/login":
+            body: Any = api.login(request.post, request.remote_addr)
+            headers.append(("Set-Cookie", f"OCSESSID={secrets.token_hex(13)}; path=/"))  # a storefront session
+        elif route in Api40.ROUTES:
+            token = request.params.get("api_token", "")
+            if not token:  # errors/14: startup/api routes to a page that 4.0.2.3 does not have
+                return Answer(404, NOT_FOUND_PAGE, [*headers, ("Content-Type", HTML)])
+            session = api.session(token, request.remote_addr)
+            if session is None:
+                return Answer(500, SESSION_GONE_40, [*headers, ("Content-Type", HTML)])
+            client = {"remote_addr": request.remote_addr, "user_agent": request.headers.get("user-agent", "")}
+            body = api.call(route, session, request.post, request.params, client)
+        else:  # errors/19, 20
+            return Answer(404, NOT_FOUND_PAGE, [*headers, ("Content-Type", HTML)])
+        warning = b""
+        if isinstance(body, tuple):
+            body, text = body
+            warning = text.encode()
+        return Answer(200, warning + php_json(body), [*headers, ("Content-Type", JSON)])
 
     # ---------------------------------------------------------------- the extension's read
 

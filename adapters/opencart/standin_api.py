@@ -397,22 +397,35 @@ class Api30:
         return {"success": "Success: You have modified your shopping cart!"}
 
     def _cart_products(self, session: Session30, post: PhpArray, get: Mapping, client: Mapping) -> Any:
+        priced, rows = self.cart_rows(session)
+        products = [{"cart_id": row["cart_id"], "product_id": row["product_id"], "name": row["name"],
+                     "model": row["model"], "option": [], "quantity": row["quantity"], "stock": row["stock"],
+                     "shipping": "1" if row["product"]["shipping"] else "0", "price": row["price"],
+                     "total": row["total"], "reward": 0} for row in rows]
+        return {"products": products, "vouchers": [], "totals": self.totals_text(priced)}
+
+    def cart_rows(self, session: Session30) -> tuple[Priced, list[dict[str, Any]]]:
+        """The priced cart and its lines as the cart listings show them: ids and quantities as text, prices with
+        the tax of the shipping address's country, formatted."""
         priced = self._priced(session)
         country = self._tax_country(session)
-        products = []
+        rows = []
         for line in priced.lines:
             p = line.product
             unit = self.shop.with_tax(p["price"], p["tax_class_id"], country)
-            products.append({"cart_id": str(line.cart_id), "product_id": str(p["product_id"]), "name": p["name"],
-                             "model": p["model"], "option": [], "quantity": str(line.quantity),
-                             "stock": p["quantity"] >= line.quantity, "shipping": "1" if p["shipping"] else "0",
-                             "price": money(unit), "total": money(unit * line.quantity), "reward": 0})
+            rows.append({"product": p, "cart_id": str(line.cart_id), "product_id": str(p["product_id"]),
+                         "name": p["name"], "model": p["model"], "quantity": str(line.quantity),
+                         "stock": p["quantity"] >= line.quantity, "price": money(unit),
+                         "total": money(unit * line.quantity)})
+        return priced, rows
+
+    @staticmethod
+    def totals_text(priced: Priced) -> list[dict[str, str]]:
         totals = [("Sub-Total", priced.sub_total)]
         if priced.shipping is not None:
             totals.append((priced.shipping["title"], priced.shipping["cost"]))
         totals += list(priced.taxes.items()) + [("Total", priced.total)]
-        return {"products": products, "vouchers": [],
-                "totals": [{"title": title, "text": money(value)} for title, value in totals]}
+        return [{"title": title, "text": money(value)} for title, value in totals]
 
     # ------------------------------------------------------------------ addresses and methods
 

@@ -26,7 +26,7 @@ from adapters.opencart.standin_wire import clean, http_build_query
 from adapters.standin_module_events import ModuleEventSender, SentEvent, encode
 
 EXTENSION_VERSION = "1.0.0"
-PLATFORM_VERSIONS = {"4.1": "4.1.0.4", "3.0": "3.0.5.1"}
+PLATFORM_VERSIONS = {"4.1": "4.1.0.4", "4.0": "4.0.2.3", "3.0": "3.0.5.1"}
 READ_WINDOW_S = 300
 DEFAULT_PAID = (2, 3, 5, 15)
 DEFAULT_REFUNDED = (11,)

@@ -211,7 +211,7 @@ class ShopState:
         """editOrder(): the internal status write fires no event (4.1: Voided with notify=1; 3.0: 0)."""
         self._restock(order, order["order_status_id"], internal_status)
         if internal_status:
-            self._history_row(order, internal_status, "", True)
+            self.history_row(order, internal_status, "", True)
         order["order_status_id"] = internal_status
         order.update({k: v for k, v in data.items() if k not in ("order_id", "date_added")})
         self._store_lines(order, priced)
@@ -243,11 +243,11 @@ class ShopState:
         self._restock(order, old, status_id)
         order["order_status_id"] = status_id
         order["date_modified"] = self.now()
-        self._history_row(order, status_id, comment, notify)
+        self.history_row(order, status_id, comment, notify)
         if self.on_history is not None:
             self.on_history(order, old if remembered is None else remembered, status_id, source)
 
-    def _history_row(self, order: dict[str, Any], status_id: int, comment: str, notify: bool) -> None:
+    def history_row(self, order: dict[str, Any], status_id: int, comment: str, notify: bool) -> None:
         self.history.append({"order_history_id": self.next_id("history"), "order_id": order["order_id"],
                              "order_status_id": status_id, "notify": int(notify), "comment": comment,
                              "date_added": self.now()})

@@ -521,7 +521,7 @@ def test_breakage_switches(oc41, clock):
         requests.post(oc41.url + "index.php", timeout=0.1)
     oc41.behave_normally()
     with pytest.raises(ValueError):
-        OpenCartStandin().start(version="4.0")
+        OpenCartStandin().start(version="4.0.1")
 
 
 def test_30_offers_abonnes_payment_method_to_api_sessions_while_the_extension_is_installed(oc30, clock):

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
-from adapters.opencart.api import Api30, Api41, as_pairs
+from adapters.opencart.api import Api30, Api40, Api41, as_pairs
 
 SETTINGS = ("URL", "API_USERNAME", "API_KEY", "EXTENSION_SECRET", "BRIDGE_PORT", "DATABASE", "PRODUCT_ID")
-PREFIX = {"4.1": "ABONNE_REAL_OPENCART_", "3.0": "ABONNE_REAL_OPENCART30_"}
+PREFIX = {"4.1": "ABONNE_REAL_OPENCART_", "4.0": "ABONNE_REAL_OPENCART40_", "3.0": "ABONNE_REAL_OPENCART30_"}
 PENDING, REFUNDED = 1, 11
 ADDRESS = {"firstname": "Jane", "lastname": "Roaster", "company": "", "address_1": "1 Bean Street", "address_2": "",
            "city": "New York", "postcode": "10001", "country_id": "223", "zone_id": "3655"}
@@ -80,6 +80,16 @@ class OpenCartTarget:
             api.call("api/payment/methods", [])
             api.call("api/payment/method", [("payment_method", "cod")])
             return int(api.call("api/order/add", [("order_status_id", str(PENDING)), ("comment", "")])["order_id"])
+        if self.version == "4.0":  # a storefront-like order through 4.0's session API, paid on delivery
+            api40 = Api40(self.url, self.username, self.key)
+            api40.call("api/sale/customer", list(CUSTOMER.items()))
+            api40.call("api/sale/cart.add", [("product_id", str(product_id)), ("quantity", "1")])
+            api40.call("api/sale/shipping_address", [("shipping_address_id", "0"), *ADDRESS.items()])
+            api40.call("api/sale/shipping_method", [])
+            api40.call("api/sale/shipping_method.save", [("shipping_method", "free.free")])
+            api40.call("api/sale/payment_method", [])
+            api40.call("api/sale/payment_method.save", [("payment_method", "cod.cod")])
+            return int(api40.call("api/sale/order.confirm", [("order_status_id", str(PENDING))])["order_id"])
         order = {**CUSTOMER, "product": [{"product_id": str(product_id), "quantity": "1"}],
                  **{f"payment_{k}": v for k, v in ADDRESS.items()}, **{f"shipping_{k}": v for k, v in ADDRESS.items()},
                  "shipping_method": {"name": "Free Shipping", "code": "free.free", "cost": "0.00", "tax_class_id": "-1"},
@@ -119,6 +129,9 @@ class OpenCartTarget:
         change = [("order_status_id", str(status)), ("comment", ""), ("notify", "0"), ("override", "0")]
         if self.version == "3.0":
             Api30(self.url, self.username, self.key).call("api/order/history", change, order_id=str(order_id))
+        elif self.version == "4.0":
+            Api40(self.url, self.username, self.key).call("api/sale/order.addHistory",
+                                                          [("order_id", str(order_id)), *change])
         else:
             Api41(self.url, self.username, self.key).call("history_add", [("order_id", str(order_id)), *change])
 
@@ -136,7 +149,7 @@ def standin_opencart(version: str) -> OpenCartTarget:
     from adapters.opencart.standin import OpenCartStandin
     standin = OpenCartStandin()
     running = standin.start(version=version)
-    if version == "3.0":
+    if version in ("3.0", "4.0"):
         standin.enable_free_shipping()
     return OpenCartTarget("stand-in", version, running.url, running.api_username, running.api_key,
                           "standin-extension-secret", standin=standin, on_close=[standin.stop])

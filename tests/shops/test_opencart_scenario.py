@@ -1,4 +1,4 @@
-"""The OpenCart path end to end (4.1 and 3.0), with abonne in real processes and abonne's extension in the shop (the
+"""The OpenCart path end to end (4.1, 4.0 and 3.0), with abonne in real processes and abonne's extension in the shop (the
 stand-in's, or the real one): an order becomes an agreement through the extension's signed event, the pay link
 reaches the customer as order history (mailed: notify), the customer pays, the order gets the paid status with the
 myPOS transaction, a renewal becomes an order of payment abonne.card, and the owner's "Refunded" ends the
@@ -22,8 +22,9 @@ from tests.shops.opencart_target import REFUNDED, OpenCartTarget, real_opencart,
 from tests.shops.proxy import ForwardProxy
 
 
-@pytest.fixture(params=[("stand-in", "4.1"), ("stand-in", "3.0"),
+@pytest.fixture(params=[("stand-in", "4.1"), ("stand-in", "4.0"), ("stand-in", "3.0"),
                         pytest.param(("real", "4.1"), marks=pytest.mark.real_shop),
+                        pytest.param(("real", "4.0"), marks=pytest.mark.real_shop),
                         pytest.param(("real", "3.0"), marks=pytest.mark.real_shop)],
                 ids=lambda p: f"{p[0]}-{p[1]}")
 def opencart(request: pytest.FixtureRequest) -> Iterator[OpenCartTarget]:
