@@ -35,9 +35,11 @@ def test_a_customer_links_token_never_reaches_the_access_log(installation):
     token = "eyJhZ3JlZW1lbnQiOjF9.ZzQ2c2VjcmV0"
     requests.get(f"{installation.url}/pay/{token}", timeout=10)
     requests.get(f"{installation.url}/card/{token}", timeout=10)
-    lines = installation.wait_for(lambda: [l for l in installation.access_lines() if l["path"].startswith(
-        ("/pay/", "/card/"))][-2:], "the access log lines of both links")
-    assert [l["path"] for l in lines] == ["/pay/…", "/card/…"]
+    def link_lines() -> list[dict]:
+        found = [line for line in installation.access_lines() if line["path"].startswith(("/pay/", "/card/"))]
+        return found if len(found) == 2 else []
+    lines = installation.wait_for(link_lines, "the access log lines of both links")
+    assert sorted(line["path"] for line in lines) == ["/card/…", "/pay/…"]
     assert token not in installation.web.stdout.read_text() + installation.web.log.read_text()
 
 
@@ -77,7 +79,8 @@ def test_without_a_trusted_proxy_a_forged_forwarded_for_does_not_escape_the_logi
     with requests.Session() as session:
         codes = [failed_login(session, installation.url, f"198.51.100.{n}") for n in range(1, 7)]
     assert codes == [401] * 5 + [429]  # five failures from this address, whatever it claimed to be
-    lines = installation.access_lines(method="POST", path="/admin/login")
+    lines = installation.wait_for(lambda: len(logins := installation.access_lines(
+        method="POST", path="/admin/login")) == 6 and logins, "a line for each of the 6 logins")
     assert {(l["remote_addr"], l["scheme"]) for l in lines} == {("127.0.0.1", "http")}
 
 
@@ -85,7 +88,8 @@ def test_behind_one_trusted_proxy_the_login_limit_counts_the_address_the_proxy_s
     with requests.Session() as session:
         assert [failed_login(session, behind_proxy.url, "203.0.113.7") for _ in range(6)][-1] == 429
         assert failed_login(session, behind_proxy.url, "203.0.113.8") == 401  # another client is not locked out
-    lines = behind_proxy.access_lines(method="POST", path="/admin/login")
+    lines = behind_proxy.wait_for(lambda: len(logins := behind_proxy.access_lines(
+        method="POST", path="/admin/login")) == 7 and logins, "a line for each of the 7 logins")
     assert {l["remote_addr"] for l in lines} == {"203.0.113.7", "203.0.113.8"}
     assert {l["scheme"] for l in lines} == {"https"}
 
