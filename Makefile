@@ -31,10 +31,15 @@ browser: $(BIN)/abonne
 	@$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/pip install --quiet playwright
 
 # The PrestaShop module's tests run its PHP (php -l, its pure classes and its curl sender under the php CLI):
-# Debian's php-cli and php-curl, installed when missing.
+# Debian's php-cli and php-curl, installed when missing; the PHP versions this machine lacks are checked by parsing
+# with php-parser (npm, pinned in tests/modules/php_syntax/package-lock.json).
 php:
 	@php -m 2>/dev/null | grep -qx curl || { SUDO=$$( [ "$$(id -u)" -ne 0 ] && command -v sudo ); \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y php-cli php-curl; }
+	@command -v npm >/dev/null || { SUDO=$$( [ "$$(id -u)" -ne 0 ] && command -v sudo ); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }
+	@test -d tests/modules/php_syntax/node_modules/php-parser || \
+		npm ci --silent --no-audit --no-fund --prefix tests/modules/php_syntax
 
 # tests/deploy checks deploy/nginx.conf with `nginx -t` and serves through it (their own nginx on free ports), and
 # deploy/compose.yaml with `docker-compose config` (no container daemon needed): Debian's nginx and docker-compose,
