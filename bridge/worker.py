@@ -44,6 +44,7 @@ def run_once(bridge: Bridge, reconcile_all: bool = False, stop: threading.Event 
         report.renewals = renew.renew_due(bridge, stop=stop)
     if stopping():
         return report
+    heartbeat.beat(bridge)  # again after the renewals, which a slow gateway can stretch to minutes
     report.cancelled_after_grace = lifecycle.end_grace_periods(bridge)
     report.cards_warned = lifecycle.warn_expiring_cards(bridge)
     report.missed_orders = reconcile.reconcile_due(bridge, force=reconcile_all).orders_seen
