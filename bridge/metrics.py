@@ -6,7 +6,8 @@ makes prometheus-client keep those counts in files that one scrape sums. What is
 letters, renewal lag, worker heartbeats) is read from the database at scrape time: true after restarts and whatever
 number of processes or machines do the work.
 
-Every counted event is also one log line carrying its shop and agreement ids.
+Every counted event is also one log line carrying its shop and agreement ids: at DEBUG when routine (a webhook
+stored, a charge paid, an update sent), at INFO and above for refusals, declines, unknown charges and failures.
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60
 WEBHOOKS = Counter("abonne_webhooks", "Webhook and module-event requests answered, by platform and outcome "
                    "(stored, duplicate, ping, or the error code of a refusal)", ["platform", "outcome"])
 CHARGES = Counter("abonne_charges", "Charge outcomes recorded (succeeded, declined, unknown, not_charged), by the "
-                  "charge's source (stored_card renewals, hosted_page first payments, card_update)",
+                  "charge's source (stored_card: renewals; hosted_page: paid on myPOS's page; shop: a first cycle "
+                  "paid in the shop)",
                   ["outcome", "source"])
 DUNNING = Counter("abonne_dunning_steps", "Dunning steps taken: retry_scheduled, suspended, card_requested, "
                   "cancelled_after_grace", ["step"])
