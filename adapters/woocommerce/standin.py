@@ -348,11 +348,11 @@ class WooCommerceStandin:
 
     def _wsgi(self, environ: Mapping[str, Any], start_response: Callable) -> list[bytes]:
         request = _Request(environ)
+        if request.path.startswith("/wp-json/"):
+            self.api_calls.append((request.method, request.path))
         if self._slow_s:
             time.sleep(self._slow_s)
         forced = self._forced
-        if request.path.startswith("/wp-json/"):
-            self.api_calls.append((request.method, request.path))
         if forced is not None and request.path.startswith("/wp-json/"):
             status, body, content_type, extra_headers = forced
             start_response(f"{status} {_reason(status)}", [("Content-Type", content_type), *extra_headers])
