@@ -64,7 +64,7 @@ class GunicornInstallation(AbonneProcesses):
     def _answers(self) -> bool:
         # gunicorn accepts connections before its processes have loaded the app: a slow first answer is not an error
         try:
-            return requests.get(self.url + "/", timeout=10).status_code < 500
+            return requests.get(self.url + "/healthz", timeout=10).status_code == 200
         except requests.RequestException:
             return False
 

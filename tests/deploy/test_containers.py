@@ -7,6 +7,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 
 from bridge.cli import main
 from tests.deploy.deploy_files import DEPLOY, commands, read_unit
+from tests.shops.abonne_process import free_port
 
 REPOSITORY = DEPLOY.parent
 COMPOSE_ENV = {"POSTGRES_PASSWORD": "pw", "ABONNE_PUBLIC_URL": "https://abonne.example.com",
@@ -154,3 +156,16 @@ def test_compose_refuses_to_start_without_the_secret_key(tmp_path):
     env = {k: v for k, v in COMPOSE_ENV.items() if k != "ABONNE_SECRET_KEY"}
     done = docker_compose_config(tmp_path, env)
     assert done.returncode != 0 and "set ABONNE_SECRET_KEY" in done.stderr
+
+
+def test_the_health_probe_passes_while_gunicorn_answers_and_fails_when_nothing_does(behind_proxy):
+    [check] = instructions("HEALTHCHECK")
+    program, flag, code = json.loads(check.split("CMD", 1)[1])
+    assert program == "python"  # the image's own; here this virtualenv's
+    image_port = image_env()["ABONNE_WEB_BIND"].rsplit(":", 1)[1]
+
+    def probe(port: int) -> int:
+        return subprocess.run([sys.executable, flag, code.replace(f":{image_port}/", f":{port}/")],
+                              capture_output=True, timeout=30).returncode
+    assert probe(behind_proxy.port) == 0
+    assert probe(free_port()) != 0

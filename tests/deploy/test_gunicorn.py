@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+from pathlib import Path
 
 import pytest
 import requests
 from click.testing import CliRunner
 
 from bridge.cli import main
+from tests.deploy.conftest import GunicornInstallation
 from tests.deploy.deploy_files import gunicorn_settings
 from tests.fixture_files import woo_delivery
 
@@ -113,3 +116,20 @@ def test_web_processes_follow_the_usable_cpus_unless_a_setting_says_otherwise(mo
     monkeypatch.setenv("ABONNE_WEB_WORKERS", "0")
     with pytest.raises(ValueError, match="ABONNE_WEB_WORKERS must be a whole number of at least 1"):
         gunicorn_settings()
+
+
+def web_processes(installation: GunicornInstallation) -> set[int]:
+    master = installation.web.process.pid
+    return {int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()}
+
+
+def test_a_reload_replaces_the_web_processes_while_requests_keep_being_answered(installation):
+    # What `systemctl reload abonne` does (ExecReload sends SIGHUP to gunicorn).
+    before = installation.wait_for(lambda: len(found := web_processes(installation)) == 2 and found, "2 processes")
+    installation.web.process.send_signal(signal.SIGHUP)
+    answers = []
+    while not (web_processes(installation).isdisjoint(before) and len(web_processes(installation)) == 2):
+        answers.append(requests.get(f"{installation.url}/healthz", timeout=10).status_code)
+        assert len(answers) < 2000, "the old web processes were never replaced"
+    answers.append(requests.get(f"{installation.url}/healthz", timeout=10).status_code)
+    assert set(answers) == {200}
