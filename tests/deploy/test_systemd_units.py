@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from bridge.cli import main
 from tests.deploy.deploy_files import (DEPLOY, INSTALLED_BIN, VENV_BIN, commands, gunicorn_settings,
                                        read_unit, readme_command)
+from tests.shops.abonne_process import free_port
 
 UNITS = ("abonne.service", "abonne-worker.service")
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
@@ -144,3 +146,22 @@ def test_the_worker_unit_made_a_template_as_the_readme_says_verifies_for_each_in
     done = subprocess.run([SYSTEMD_ANALYZE, "verify", str(tmp_path / "abonne-worker@2.service")],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.returncode == 0 and "abonne-worker@" not in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+def test_gunicorn_tells_systemd_it_is_ready_as_the_web_units_type_notify_expects(tmp_path):
+    assert read_unit("abonne.service")["Service"]["Type"] == "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(tmp_path / "notify"))
+        notify.settimeout(60)
+        env = {"PATH": str(VENV_BIN), "NOTIFY_SOCKET": str(tmp_path / "notify"),
+               "ABONNE_DATABASE_URL": f"sqlite:///{tmp_path / 'abonne.db'}", "ABONNE_INSTANCE_PATH": str(tmp_path),
+               "ABONNE_WEB_BIND": f"127.0.0.1:{free_port()}", "ABONNE_WEB_WORKERS": "1"}
+        web = subprocess.Popen([str(VENV_BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py")], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            messages = []
+            while not any("READY=1" in message for message in messages):
+                messages.append(notify.recv(4096).decode())  # a timeout here: systemd would never see it start
+        finally:
+            web.terminate()
+            web.wait(timeout=60)
