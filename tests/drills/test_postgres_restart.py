@@ -44,7 +44,7 @@ def test_postgresql_restarted_mid_run_loses_nothing_and_charges_nothing_twice(po
     with running_rig(tmp_path, postgres.url, ABONNE_GATEWAY_CONCURRENCY="4") as rig:
         agreements = rig.subscribe(CUSTOMERS)
         rig.abonne.wait_for(rig.settled, "the pay flow's shop updates to be sent")
-        rig.mypos.latency_s = 0.5
+        rig.mypos.latency_s = 2.0  # wide enough for the database to be down before the answers come
         rig.make_due(agreements)
         charge_calls = lambda: [call for call in rig.mypos.calls if call[0] == "IPCIAPurchase"]
         rig.abonne.wait_for(lambda: len(charge_calls()) >= 4, "the first charges to be in flight")
