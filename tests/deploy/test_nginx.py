@@ -116,7 +116,7 @@ def nginx(tmp_path_factory: pytest.TempPathFactory, behind_proxy: GunicornInstal
 
     def answers() -> bool:
         try:
-            return requests.get(server.url + "/", verify=False, timeout=10).status_code < 500
+            return requests.get(server.url + "/healthz", verify=False, timeout=10).status_code == 200
         except requests.RequestException:
             return False
     try:
