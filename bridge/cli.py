@@ -125,12 +125,14 @@ def worker(once: bool) -> None:
                    f"to retry: {report.retried}, given up: {report.dead}")
         return
     stop = threading.Event()
+    # SIGTERM (systemd, docker stop): finish the calls in flight, claim nothing new, exit 0.
     signal.signal(signal.SIGTERM, lambda *_: (stop.set(), bridge.wake_worker.set()))
     click.echo("abonne worker running")
     try:
         run_forever(bridge, stop)
     except KeyboardInterrupt:
         pass
+    click.echo("abonne worker stopped")
 
 
 @main.command()

@@ -37,7 +37,7 @@ def run_once(bridge: Bridge, reconcile_all: bool = False, stop: threading.Event 
     recorded, nothing new is claimed, and what was claimed but not yet sent is left to be sent by the next pass."""
     heartbeat.beat(bridge)
     stopping = stop.is_set if stop is not None else lambda: False
-    report = PassReport(deliveries=intake.process_pending(bridge))
+    report = PassReport(deliveries=intake.process_pending(bridge, stop=stop))
     if not stopping():
         report.settled_unknown = janitor.resolve(bridge, stop=stop).settled
     if not stopping():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 import logging
 import secrets
+import threading
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Mapping
@@ -66,11 +67,15 @@ def receive_webhook(bridge: Bridge, shop: Shop, adapter: ShopAdapter, headers: M
     return IntakeOutcome.DUPLICATE
 
 
-def process_pending(bridge: Bridge, limit: int = 20) -> int:
-    ids = _claim(bridge, limit)
-    for delivery_id in ids:
+def process_pending(bridge: Bridge, limit: int = 20, stop: threading.Event | None = None) -> int:
+    """Process stored deliveries; once `stop` is set, the rest of the claim waits for its lease to end."""
+    processed = 0
+    for delivery_id in _claim(bridge, limit):
+        if stop is not None and stop.is_set():
+            break
         process_delivery(bridge, delivery_id)
-    return len(ids)
+        processed += 1
+    return processed
 
 
 def _claim(bridge: Bridge, limit: int) -> list[int]:

@@ -30,6 +30,7 @@ def test_sigterm_lets_the_calls_in_flight_finish_sends_nothing_more_and_exits_0(
 
         assert worker.process.wait(timeout=60) == 0
         worker.stop()
+        assert "abonne worker stopped" in worker.tail()
         sent = len(charge_calls())  # 2, unless this machine was too slow to signal within the gateway's 3 s
         assert 2 <= sent < CUSTOMERS, "the worker went on charging after SIGTERM"
         states = sorted(row["state"] for row in rig.abonne.rows(
