@@ -123,12 +123,18 @@ def test_an_order_placed_while_abonne_is_down_arrives_from_the_modules_queue(
     abonne.stop()
 
     order_id = shop.place_order([(product_id, 1)], Customer.new("Petra", "Down"))  # checkout is not slowed down
-    abonne.start()
+    # Only the web process first: a starting worker polls every shop, which would find the order without the queue.
+    abonne.start_web()
     shop.run_module_cron()
+    abonne.wait_for(lambda: abonne.scalar("SELECT count(*) FROM deliveries WHERE order_id = :o", o=str(order_id)),
+                    f"the module's queued event of order {order_id} (resent a minute after the failure)", timeout=180)
+    abonne.start_worker()
 
     agreements = abonne.wait_for(lambda: abonne.rows("SELECT * FROM agreements WHERE order_id = :o", o=str(order_id)),
-                                 f"the queued event of order {order_id} to make its agreement", timeout=240)
+                                 f"the queued event of order {order_id} to make its agreement", timeout=120)
     assert len(agreements) == 1 and agreements[0]["state"] == "awaiting_card"
+    assert abonne.scalar("SELECT count(*) FROM events WHERE kind = 'missed_order_found' AND order_id = :o",
+                         o=str(order_id)) == 0, "the order came by polling, not from the module's queue"
 
 
 def connected(abonne: AbonneProcesses, shop: PrestaShopTarget, mypos: MyPosStandin, tmp_path: Path) -> int:
