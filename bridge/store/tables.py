@@ -45,6 +45,8 @@ class Shop(Base):
     created_at: Mapped[datetime]
     reconciled_until: Mapped[Optional[datetime]] = mapped_column(nullable=True)  # orders seen up to here
     reconcile_due_at: Mapped[Optional[datetime]] = mapped_column(nullable=True)
+    # The shop answered 429/503 with Retry-After: no push and no poll reaches it before this time.
+    quiet_until: Mapped[Optional[datetime]] = mapped_column(nullable=True)
 
 
 class GatewayAccount(Base):
