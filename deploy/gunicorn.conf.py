@@ -106,6 +106,25 @@ def on_starting(server: Any) -> None:
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         os.makedirs(folder, exist_ok=True)
+    _refuse_a_schema_of_another_version()
+
+
+def _refuse_a_schema_of_another_version() -> None:
+    """As `abonne serve` and `abonne worker` do: better not to start than to fail request after request."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bridge.config import Settings
+    from bridge.store.db import make_engine, migrations_current
+    engine = make_engine(Settings.from_env().database_url)
+    try:
+        current = migrations_current(engine)
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise SystemExit(f"the database at {engine.url} cannot be reached: {reason}") from None
+    finally:
+        engine.dispose()  # no connection of the arbiter's may be inherited by the web processes
+    if not current:
+        raise SystemExit(f"the database at {engine.url} is not migrated to this version: run `abonne migrate` first")
 
 
 def child_exit(server: Any, worker: Any) -> None:

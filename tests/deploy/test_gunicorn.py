@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from click.testing import CliRunner
 
 from bridge.cli import main
 from tests.deploy.conftest import GunicornInstallation
-from tests.deploy.deploy_files import gunicorn_settings
+from tests.deploy.deploy_files import DEPLOY, VENV_BIN, gunicorn_settings
 from tests.fixture_files import woo_delivery
+from tests.shops.abonne_process import free_port
 
 
 def test_a_webhook_answered_by_gunicorn_becomes_an_agreement_made_by_the_worker(installation):
@@ -133,3 +135,21 @@ def test_a_reload_replaces_the_web_processes_while_requests_keep_being_answered(
         assert len(answers) < 2000, "the old web processes were never replaced"
     answers.append(requests.get(f"{installation.url}/healthz", timeout=10).status_code)
     assert set(answers) == {200}
+
+
+def refused_start(tmp_path: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": str(VENV_BIN), "ABONNE_DATABASE_URL": database_url, "ABONNE_INSTANCE_PATH": str(tmp_path),
+           "ABONNE_WEB_BIND": f"127.0.0.1:{free_port()}", "ABONNE_WEB_WORKERS": "1"}
+    return subprocess.run([str(VENV_BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py")], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_gunicorn_refuses_to_serve_a_database_that_is_not_migrated_as_abonne_serve_does(tmp_path):
+    done = refused_start(tmp_path, f"sqlite:///{tmp_path / 'abonne.db'}")
+    assert done.returncode == 1 and "is not migrated to this version: run `abonne migrate` first" in done.stderr
+
+
+def test_gunicorn_refuses_to_start_without_its_database_and_keeps_the_password_to_itself(tmp_path):
+    done = refused_start(tmp_path, f"postgresql://abonne:pw-{os.getpid()}-secret@127.0.0.1:{free_port()}/abonne")
+    assert done.returncode == 1 and "cannot be reached" in done.stderr, done.stderr
+    assert f"pw-{os.getpid()}-secret" not in done.stdout + done.stderr and "Traceback" not in done.stderr

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from bridge.cli import main
+from bridge.store.db import migrate
 from tests.deploy.deploy_files import (DEPLOY, INSTALLED_BIN, VENV_BIN, commands, gunicorn_settings,
                                        read_unit, readme_command)
 from tests.shops.abonne_process import free_port
@@ -150,6 +151,7 @@ def test_the_worker_unit_made_a_template_as_the_readme_says_verifies_for_each_in
 
 def test_gunicorn_tells_systemd_it_is_ready_as_the_web_units_type_notify_expects(tmp_path):
     assert read_unit("abonne.service")["Service"]["Type"] == "notify"
+    migrate(f"sqlite:///{tmp_path / 'abonne.db'}")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         notify.bind(str(tmp_path / "notify"))
         notify.settimeout(60)
