@@ -106,7 +106,8 @@ def on_starting(server: Any) -> None:
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         os.makedirs(folder, exist_ok=True)
-    _refuse_a_schema_of_another_version()
+    if getattr(server.app, "app_uri", wsgi_app) == wsgi_app:  # abonne, not another app given these settings
+        _refuse_a_schema_of_another_version()
 
 
 def _refuse_a_schema_of_another_version() -> None:
