@@ -1,4 +1,4 @@
-"""The OpenCart targets (4.1 and 3.0): the stand-in, or a real OpenCart with abonne's extension installed.
+"""The OpenCart targets (4.1, 4.0 and 3.0): the stand-in, or a real OpenCart with abonne's extension installed.
 
 A real shop's extension is configured by hand once (bridge URL `http://127.0.0.1:<port>`, shop id 1, a signing
 secret, the default paid/refunded/cancelled statuses). First orders are entered the way the admin's order editor
@@ -11,14 +11,19 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from adapters.opencart.api import Api30, Api40, Api41, as_pairs
+from bridge.clock import SettableClock
 
 SETTINGS = ("URL", "API_USERNAME", "API_KEY", "EXTENSION_SECRET", "BRIDGE_PORT", "DATABASE", "PRODUCT_ID")
 PREFIX = {"4.1": "ABONNE_REAL_OPENCART_", "4.0": "ABONNE_REAL_OPENCART40_", "3.0": "ABONNE_REAL_OPENCART30_"}
 PENDING, REFUNDED = 1, 11
+# The call that creates a renewal order, by version: how a test holds back the shop's answer to it.
+CREATING_CALL = {"4.1": r"(^|&)call=confirm(&|$)", "4.0": r"route=api(%2F|/)sale(%2F|/)order\.confirm",
+                 "3.0": r"route=api(%2F|/)order(%2F|/)add"}
 ADDRESS = {"firstname": "Jane", "lastname": "Roaster", "company": "", "address_1": "1 Bean Street", "address_2": "",
            "city": "New York", "postcode": "10001", "country_id": "223", "zone_id": "3655"}
 CUSTOMER = {"customer_id": "1", "customer_group_id": "1", "firstname": "Jane", "lastname": "Roaster",
@@ -41,6 +46,7 @@ class OpenCartTarget:
     database: str = ""
     product: int = 0
     standin: Any = None
+    clock: SettableClock | None = None
     on_close: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -102,10 +108,8 @@ class OpenCartTarget:
         if self.standin is not None:
             return [{"status": str(h["order_status_id"]), "comment": str(h["comment"]), "notify": str(h["notify"])}
                     for h in self.standin.order_history(order_id)]
-        rows = subprocess.run(["mysql", "-uroot", "-N", "-B", self.database, "-e",
-                               "SELECT order_status_id, notify, REPLACE(comment, '\\n', ' ') FROM oc_order_history "
-                               f"WHERE order_id = {int(order_id)} ORDER BY order_history_id"],
-                              capture_output=True, text=True, check=True).stdout.splitlines()
+        rows = self._mysql("SELECT order_status_id, notify, REPLACE(comment, '\\n', ' ') FROM oc_order_history "
+                           f"WHERE order_id = {int(order_id)} ORDER BY order_history_id")
         return [dict(zip(("status", "notify", "comment"), row.split("\t", 2))) for row in rows]
 
     def renewal_orders(self, after: int) -> list[dict[str, str]]:
@@ -115,10 +119,8 @@ class OpenCartTarget:
             return [{"order_id": str(o["order_id"]), "total": str(o["total"]), "status": str(o["order_status_id"]),
                      "comment": o["comment"]} for o in found if o and _payment_code(o) == "abonne.card"]
         code = "payment_code = 'abonne.card'" if self.version == "3.0" else "payment_method LIKE '%abonne.card%'"
-        rows = subprocess.run(["mysql", "-uroot", "-N", "-B", self.database, "-e",
-                               "SELECT order_id, total, order_status_id, comment FROM oc_order WHERE order_id > "
-                               f"{int(after)} AND {code} ORDER BY order_id"],
-                              capture_output=True, text=True, check=True).stdout.splitlines()
+        rows = self._mysql("SELECT order_id, total, order_status_id, comment FROM oc_order WHERE order_id > "
+                           f"{int(after)} AND {code} ORDER BY order_id")
         return [dict(zip(("order_id", "total", "status", "comment"), row.split("\t", 3))) for row in rows]
 
     def set_status(self, order_id: int, status: int) -> None:
@@ -135,6 +137,30 @@ class OpenCartTarget:
         else:
             Api41(self.url, self.username, self.key).call("history_add", [("order_id", str(order_id)), *change])
 
+    def customer_of(self, order_id: int) -> int:
+        if self.standin is not None:
+            return int(self.standin.order(order_id)["customer_id"])
+        return int(self._mysql(f"SELECT customer_id FROM oc_order WHERE order_id = {int(order_id)}")[0])
+
+    def storefront_cart(self, customer_id: int) -> list[str]:
+        """What the customer would find in her storefront cart at her next login (4.1's S2 leak puts API rows
+        there): one line per cart row."""
+        if self.standin is not None:
+            return [str(row) for row in self.standin.storefront_cart(customer_id)]
+        return self._mysql(f"SELECT cart_id, product_id, quantity FROM oc_cart WHERE customer_id = {int(customer_id)}")
+
+    def run_extension_cron(self) -> None:
+        """What the shop's crontab does for the extension, once its queued events are due (the first resend comes
+        a minute after the failure): the stand-in's clock moves that minute; a real shop's crontab runs on its
+        own."""
+        if self.standin is not None:
+            self.clock.advance(timedelta(seconds=61))
+            self.standin.resend_due()
+
+    def _mysql(self, sql: str) -> list[str]:
+        return subprocess.run(["mysql", "-uroot", "-N", "-B", self.database, "-e", sql], capture_output=True,
+                              text=True, check=True).stdout.splitlines()
+
     def close(self) -> None:
         for close in self.on_close:
             close()
@@ -148,11 +174,12 @@ def _payment_code(order: Mapping[str, Any]) -> str:
 def standin_opencart(version: str) -> OpenCartTarget:
     from adapters.opencart.standin import OpenCartStandin
     standin = OpenCartStandin()
-    running = standin.start(version=version)
+    clock = SettableClock(datetime.now(timezone.utc))
+    running = standin.start(version=version, clock=clock)
     if version in ("3.0", "4.0"):
         standin.enable_free_shipping()
     return OpenCartTarget("stand-in", version, running.url, running.api_username, running.api_key,
-                          "standin-extension-secret", standin=standin, on_close=[standin.stop])
+                          "standin-extension-secret", standin=standin, clock=clock, on_close=[standin.stop])
 
 
 def real_opencart(version: str, env: Mapping[str, str] = os.environ) -> OpenCartTarget:

@@ -26,6 +26,7 @@ class Hold:
 
     method: str
     path: re.Pattern[str]
+    query: re.Pattern[str] | None = None
     reached: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -81,9 +82,10 @@ class ForwardProxy:
     def answer(self, netloc: str, status: int = 503) -> None:
         self._fault(netloc).status = status
 
-    def hold(self, netloc: str, method: str, path: str) -> Hold:
-        """Keep back the shop's answer to the next request matching `method` and the `path` regex."""
-        hold = Hold(method.upper(), re.compile(path))
+    def hold(self, netloc: str, method: str, path: str, query: str | None = None) -> Hold:
+        """Keep back the shop's answer to the next request matching `method`, the `path` regex and, if given, the
+        `query` regex (OpenCart routes every API call through index.php: the call is in the query)."""
+        hold = Hold(method.upper(), re.compile(path), re.compile(query) if query is not None else None)
         self._fault(netloc).holds.append(hold)
         return hold
 
@@ -106,7 +108,8 @@ class ForwardProxy:
         with self._lock:
             fault = self._faults.get(target.netloc)
             hold = next((h for h in fault.holds if h.method == handler.command and h.path.search(target.path)
-                         and not h.reached.is_set()), None) if fault else None
+                         and (h.query is None or h.query.search(target.query)) and not h.reached.is_set()),
+                        None) if fault else None
         if fault and fault.refuse:
             # SO_LINGER 0: close with a reset, so the client sees a connection error, never an answer.
             handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
