@@ -79,6 +79,15 @@ class MyPosGateway:
         self._private_key_pem = private_key_pem
         self._certificate_pem = certificate_pem
 
+    # One connection pool for this gateway's calls, shared by the threads of a renewal run: a call reuses an open
+    # connection (myPOS is HTTPS: no new TLS handshake per charge) instead of opening its own.
+    @cached_property
+    def _http(self) -> requests.Session:
+        session = requests.Session()
+        session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=64))
+        session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=64))
+        return session
+
     # Keys are read on first use so a gateway with broken settings can still be built and then report them.
     @cached_property
     def _private_key(self) -> rsa.RSAPrivateKey:
@@ -197,7 +206,7 @@ class MyPosGateway:
         body = sign_fields(fields, self._private_key)
         mypos_key = self._mypos_key  # a broken certificate must stop us before anything is charged
         try:
-            response = requests.post(
+            response = self._http.post(
                 self.endpoint, data=body, timeout=(min(5.0, self.timeout), self.timeout),
                 # myPOS answers requests without a User-Agent with its "cart with errors" page.
                 headers={"User-Agent": f"abonne ({self.store.source})", "Accept": "application/json"},

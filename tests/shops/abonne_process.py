@@ -162,6 +162,22 @@ class AbonneProcesses:
                                        .values(next_charge_at=now))
             assert moved.rowcount == 1, f"agreement {agreement_id} has no next charge to travel to"
 
+    def renew(self, agreement_id: int, cycle: int, hold: Any = None, timeout: float = 120.0) -> None:
+        """Make the agreement due and wait until abonne recorded the shop's renewal order of `cycle`. With `hold` (a
+        proxy Hold on the call that creates the order), the worker is SIGKILLed after the shop created the order
+        and before abonne heard back; a new worker must then find that order instead of making another."""
+        key = f"renewal:{agreement_id}:{cycle}"
+        self.make_due(agreement_id)
+        if hold is not None:
+            self.wait_for(hold.reached.is_set, f"the shop to create the renewal order of cycle {cycle}", timeout=90)
+            self.worker.kill()
+            hold.release.set()
+            assert self.scalar("SELECT state FROM outbox WHERE dedupe_key = :k", k=key) != "done"
+            self.end_lease(key)
+            self.start_worker()
+        self.wait_for(lambda: self.scalar("SELECT state FROM outbox WHERE dedupe_key = :k", k=key) == "done",
+                      f"abonne to record the renewal order of cycle {cycle}", timeout=timeout)
+
     def end_lease(self, dedupe_key: str) -> None:
         """As if outbox.LEASE had passed since a killed worker claimed this message."""
         with self.engine.begin() as connection:
