@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from adapters.mypos.gateway import MyPosGateway
 from adapters.opencart import OpenCartShop
@@ -23,8 +24,9 @@ REGISTRY = Registry(shops={shop.platform: shop for shop in (WooCommerceShop, Pre
 
 def build_bridge(settings: Settings | None = None, clock: Clock | None = None) -> Bridge:
     settings = settings or Settings.from_env()
-    return Bridge(settings=settings, db=Database(settings.database_url), vault=Vault(settings.secret_key),
-                  links=LinkSigner(settings.secret_key), clock=clock or SystemClock(), registry=REGISTRY)
+    keys = settings.key_source()  # shared: a rotation of the key file reaches both
+    return Bridge(settings=settings, db=Database(settings.database_url), vault=Vault(keys),
+                  links=LinkSigner(keys), clock=clock or SystemClock(), registry=REGISTRY)
 
 
 def create_app(bridge: Bridge | None = None) -> Flask:
@@ -50,4 +52,9 @@ def create_app(bridge: Bridge | None = None) -> Flask:
     errors.register(app)
     security.register(app)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    if bridge.settings.trusted_proxies:
+        # Only the proxies in front (deploy/nginx.conf) may say who the client is and whether it came over HTTPS;
+        # with none configured, a client's own X-Forwarded-* headers are ignored.
+        hops = bridge.settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     return app

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.domain.dunning import DunningPolicy
+from bridge.keyring import KeyFile, KeyFileError, KeySource, Keys, StaticKeys
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/abonne.db"
 MAX_BODY_BYTES = 1024 * 1024  # webhook and callback bodies; the largest real order payloads are ~10 KB
@@ -30,9 +31,12 @@ class Settings:
     shop_concurrency: int = 4  # renewal orders pushed into one shop at once (a real WooCommerce tops out near 6/s)
     reconcile_minutes: int = 10
     gateway_timeout_seconds: float = 30.0
+    trusted_proxies: int = 0  # ABONNE_TRUSTED_PROXIES: proxies in front whose X-Forwarded-* headers count
     metrics_token: str = ""  # ABONNE_METRICS_TOKEN: GET /metrics wants it as a bearer token when set
     log_format: str = "json"  # ABONNE_LOG_FORMAT: json | text, for `abonne serve` and `abonne worker`
     log_level: str = "INFO"  # ABONNE_LOG_LEVEL: DEBUG adds a line for every webhook stored, charge paid, update sent
+    previous_secret_keys: tuple[str, ...] = ()  # ABONNE_PREVIOUS_SECRET_KEYS: still decrypt during a rotation
+    secret_key_file: Path | None = None  # the instance key file, when ABONNE_SECRET_KEY is not set
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,9 +62,16 @@ class Settings:
             DunningPolicy.parse(retry_schedule, numbers["ABONNE_GRACE_DAYS"])
         except ValueError as error:
             raise ConfigError(f"ABONNE_RETRY_SCHEDULE: {error}") from None
+        previous_keys = tuple(key.strip() for key in env.get("ABONNE_PREVIOUS_SECRET_KEYS", "").split(",")
+                              if key.strip())
+        if previous_keys and not env.get("ABONNE_SECRET_KEY"):
+            raise ConfigError("ABONNE_PREVIOUS_SECRET_KEYS goes with ABONNE_SECRET_KEY; the instance key file "
+                              "lists its previous keys itself")
         return cls(
             database_url=env.get("ABONNE_DATABASE_URL", DEFAULT_DATABASE_URL),
             secret_key=env.get("ABONNE_SECRET_KEY") or _instance_secret_key(instance),
+            previous_secret_keys=previous_keys,
+            secret_key_file=None if env.get("ABONNE_SECRET_KEY") else instance / "secret_key",
             public_url=public_url,
             instance_path=instance,
             pay_link_days=numbers["ABONNE_PAY_LINK_DAYS"],
@@ -71,10 +82,17 @@ class Settings:
             reconcile_minutes=numbers["ABONNE_RECONCILE_MINUTES"],
             gateway_timeout_seconds=seconds["ABONNE_GATEWAY_TIMEOUT_SECONDS"],
             worker_interval_seconds=seconds["ABONNE_WORKER_INTERVAL_SECONDS"],
+            trusted_proxies=_trusted_proxies(env),
             metrics_token=env.get("ABONNE_METRICS_TOKEN", ""),
             log_format=_log_format(env),
             log_level=_log_level(env),
         )
+
+    def key_source(self) -> KeySource:
+        """Where the secret keys come from: the key file (followed through rotations) or fixed settings."""
+        if self.secret_key_file is not None and self.secret_key_file.exists():
+            return KeyFile(self.secret_key_file)
+        return StaticKeys(Keys(self.secret_key, self.previous_secret_keys))
 
     @property
     def dunning(self) -> DunningPolicy:
@@ -89,6 +107,14 @@ def _seconds(env: dict[str, str], name: str, default: float) -> float:
     if not 0 < value < float("inf"):
         raise ConfigError(f"{name} must be a positive number of seconds")
     return value
+
+
+def _trusted_proxies(env: dict[str, str]) -> int:
+    """How many proxies (nginx, a load balancer) stand in front: 0 believes no X-Forwarded-* header at all."""
+    raw = env.get("ABONNE_TRUSTED_PROXIES", "0").strip()
+    if not raw.isdigit():
+        raise ConfigError(f"ABONNE_TRUSTED_PROXIES must be a whole number of proxies (0 or more), got {raw!r}")
+    return int(raw)
 
 
 def _log_format(env: dict[str, str]) -> str:
@@ -109,7 +135,10 @@ def _instance_secret_key(instance: Path) -> str:
     """The generated key in the instance folder, created (readable by the owner only) on first use."""
     path = instance / "secret_key"
     if path.exists():
-        return path.read_text().strip()
+        try:
+            return KeyFile(path).keys().current
+        except KeyFileError as error:
+            raise ConfigError(str(error)) from None
     instance.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -165,6 +165,10 @@ class Agreement(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "order_id", "line_id", name="uq_agreements_shop_order_line"),  # I1
         Index("ix_agreements_state_next_charge", "state", "next_charge_at"),
+        # The due claim's order over the chargeable states only: a claim reads the rows it takes (migration 0006).
+        Index("ix_agreements_chargeable_due", "next_charge_at", "id",
+              sqlite_where=text("state IN ('active', 'past_due')"),
+              postgresql_where=text("state IN ('active', 'past_due')")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
