@@ -163,8 +163,10 @@ def _plan_terms(plan: Any) -> SubscriptionTerms | None:
         problem = (f"{name} bills every {every} {unit}; abonne bills by day, week, month or year: map the product "
                    "to an abonne plan instead")
         unit = "month"
-    if every < 1:
-        raise ValueError(f"subscription.every must be at least 1, got {plan.get('every')!r}")
+    if every < 1:  # OpenCart's admin saves a plan with cycle 0 without a word
+        problem = problem or (f"{name} bills every {every} {unit}s, which is no period: fix the plan in the shop, or "
+                              "map the product to an abonne plan")
+        every = 1
     if plan.get("trial"):
         problem = problem or (f"{name} starts with a trial, which abonne cannot take from the shop's plan yet: map "
                               "the product to an abonne plan with trial days instead")

@@ -10,6 +10,7 @@ read looks for before every retry: confirm is not idempotent (two identical conf
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -23,8 +24,10 @@ from adapters.opencart.api import Api30, Api40, Api41, as_pairs
 from bridge.domain.money import Money
 from bridge.ports import (
     ConnectionReport, CreatedOrder, RenewalOrder, SettingField, ShopError, ShopOrder, ShopProduct, ShopWebhook,
-    WebhookRepair,
+    WebhookRejected, WebhookRepair,
 )
+
+log = logging.getLogger(__name__)
 
 PAYMENT_CODE, PAYMENT_NAME = "abonne.card", "Card on file, myPOS"
 PAYMENT_CODE_30 = "abonne"  # 3.0 names a payment method by its extension code
@@ -143,6 +146,15 @@ class OpenCartShop:
     def get_order(self, order_id: str) -> ShopOrder:
         return self._as_order(self._read("order", order_id=str(int(order_id)))["order"])
 
+    def _readable(self, order: Mapping[str, Any]) -> ShopOrder | None:
+        """One order of a page, or None when it cannot be read: one bad order must not hide the others."""
+        try:
+            return self._as_order(order)
+        except WebhookRejected as error:
+            log.warning("OpenCart %s: order %s cannot be read and is skipped: %s", self.url, order.get("id"),
+                        error.detail)
+            return None
+
     def _as_order(self, order: Mapping[str, Any]) -> ShopOrder:
         return self.parse_order(json.dumps({"event": "order.status_changed", "order": order}).encode())
 
@@ -151,7 +163,7 @@ class OpenCartShop:
         cursor, after = since.isoformat(), "0"
         while True:
             page = self._read("orders", modified_since=cursor, after_id=after, limit="100")["orders"]
-            found += [self._as_order(order) for order in page]
+            found += [order for order in map(self._readable, page) if order is not None]
             if len(page) < 100:
                 return found
             cursor, after = page[-1]["modified_at"], str(page[-1]["id"])

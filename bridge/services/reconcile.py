@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 
 from bridge.context import Bridge
-from bridge.ports import ShopError
+from bridge.ports import ShopError, WebhookRejected
 from bridge.services import events
 from bridge.services.intake import take_order
 from bridge.services.setup import webhook_url
@@ -51,7 +51,7 @@ def reconcile_due(bridge: Bridge, force: bool = False) -> ReconcileReport:
     for shop in shops:
         try:
             _reconcile(bridge, shop, report)
-        except ShopError as error:
+        except (ShopError, WebhookRejected) as error:  # one shop's trouble must not stop the worker's pass
             report.problems.append(f"shop {shop.id}: {error.detail}")
     return report
 

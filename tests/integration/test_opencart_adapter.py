@@ -152,3 +152,12 @@ def test_a_shop_set_to_40_whose_api_does_not_speak_40_creates_nothing_and_says_w
     with pytest.raises(ShopError, match="API login"):
         adapter(oc41, clock, oc_version="4.0").create_renewal_order(renewal_of(order_id, product))
     assert len(oc41.shop.orders) == before
+
+
+def test_one_unreadable_order_does_not_hide_the_others_from_reconciliation(oc41, clock):
+    order_id, product = first_order(oc41)
+    customer = oc41.order(order_id)["customer_id"]
+    other = oc41.place_order(int(customer), [(product, 1)], payment_code="cod", status_id=1)
+    oc41.shop.orders[order_id]["products"][0]["quantity"] = 0  # a line abonne cannot read
+    found = adapter(oc41, clock).orders_modified_since(datetime.now(timezone.utc) - timedelta(days=1))
+    assert [order.order_id for order in found] == [str(other)]

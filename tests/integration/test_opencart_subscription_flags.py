@@ -91,7 +91,10 @@ def test_a_plan_abonne_cannot_bill_is_named_on_the_timeline_and_makes_no_agreeme
                                         chosen={product: {"subscription": plan_row("semi_month", 1, 0)}})
     with_trial = standin.place_order(jane, [(product, 1)], status_id=1,
                                      chosen={product: {"subscription": plan_row("month", 1, 0, trial=True)}})
-    for order_id, reason in ((twice_a_month, "bills every 1 semi_month"), (with_trial, "starts with a trial")):
+    no_period = standin.place_order(jane, [(product, 1)], status_id=1,
+                                    chosen={product: {"subscription": plan_row("month", 0, 0)}})
+    for order_id, reason in ((twice_a_month, "bills every 1 semi_month"), (with_trial, "starts with a trial"),
+                             (no_period, "which is no period")):
         message = wait_for(lambda: abonne.scalar("SELECT message FROM events WHERE kind = 'line_not_billable' AND "
                                                  "order_id = :o", o=str(order_id)),
                            what=f"the reason order {order_id} makes no agreement")

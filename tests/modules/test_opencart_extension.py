@@ -361,6 +361,7 @@ PLAN_ROW = {"subscription_plan_id": "3", "plan_name": "Monthly &amp; more", "fre
     ({"frequency": "week", "cycle": "2", "duration": "0"}, ("week", 2, None), ""),
     ({"frequency": "semi_month"}, ("month", 1, 12), "bills every 1 semi_month"),
     ({"trial_status": "1", "trial_cycle": "7", "trial_duration": "1"}, ("month", 1, 12), "starts with a trial"),
+    ({"cycle": "0"}, ("month", 1, 12), "which is no period"),  # the admin saves such a plan without a word
 ])
 def test_opencart_4s_own_plan_on_a_line_becomes_its_terms_or_says_why_not(php, changes, terms, unsupported):
     """A 4.x order_subscription row (OpenCart's own subscription plan) rides on its line."""
