@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bridge.context import Bridge
 from bridge.ports import OrderLine, ShopAdapter, ShopProduct, SubscriptionTerms
@@ -72,13 +73,18 @@ def _from_cache(row: ProductCache | None) -> ShopProduct | None:
 
 def _store(bridge: Bridge, shop_id: int, products: dict[str, ShopProduct]) -> None:
     now = bridge.clock.now()
-    with bridge.uow() as uow:
-        for product_id, product in products.items():
-            row = uow.session.scalar(select(ProductCache).where(ProductCache.shop_id == shop_id,
-                                                                ProductCache.product_id == product_id))
-            if row is None:
-                row = ProductCache(shop_id=shop_id, product_id=product_id)
-                uow.session.add(row)
-            row.sku, row.name, row.fetched_at = product.sku, product.name, now
-            row.terms = asdict(product.terms) if product.terms else None
-        uow.commit()
+    try:
+        with bridge.uow() as uow:
+            for product_id, product in products.items():
+                row = uow.session.scalar(select(ProductCache).where(ProductCache.shop_id == shop_id,
+                                                                    ProductCache.product_id == product_id))
+                if row is None:
+                    row = ProductCache(shop_id=shop_id, product_id=product_id)
+                    uow.session.add(row)
+                row.sku, row.name, row.fetched_at = product.sku, product.name, now
+                row.terms = asdict(product.terms) if product.terms else None
+            uow.commit()
+    except IntegrityError:
+        # Another worker cached the same product between our read and our insert (several workers on PostgreSQL,
+        # two orders of one product): its copy is as fresh as ours, and the order goes on with what we read.
+        pass

@@ -49,10 +49,11 @@ class GunicornProcess(AbonneProcess):
 
 
 class GunicornInstallation(AbonneProcesses):
-    """abonne on SQLite served by gunicorn with deploy/gunicorn.conf.py, plus `abonne worker` when started."""
+    """abonne served by gunicorn with deploy/gunicorn.conf.py, plus `abonne worker` when started; on SQLite unless
+    given another database."""
 
-    def __init__(self, home: Path, **settings: str):
-        super().__init__(home, f"sqlite:///{home / 'abonne.db'}", proxy_url="")
+    def __init__(self, home: Path, database_url: str | None = None, **settings: str):
+        super().__init__(home, database_url or f"sqlite:///{home / 'abonne.db'}", proxy_url="")
         self.env.update({"ABONNE_WEB_BIND": f"127.0.0.1:{self.port}", "ABONNE_WEB_WORKERS": "2",
                          "ABONNE_ADMIN_PASSWORD_HASH": generate_password_hash(ADMIN_PASSWORD),
                          "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", **settings})

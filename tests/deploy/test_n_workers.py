@@ -1,0 +1,89 @@
+"""README, "Running N workers": several `abonne worker` processes on one PostgreSQL behind gunicorn, and a race
+between two of them that the database must settle."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from adapters.woocommerce.standin import WooCommerceStandin
+from bridge.app import build_bridge
+from bridge.config import Settings
+from bridge.domain.money import Money
+from bridge.ports import OrderLine
+from bridge.services import catalog, setup
+from bridge.store.db import migrate
+from tests.deploy.conftest import GunicornInstallation
+from tests.fixture_files import WOO, WOO_SECRET, woo_delivery
+from tests.integration.conftest import CK, CS, postgres_url  # noqa: F401  (postgres_url: a fixture)
+from tests.shops.abonne_process import AbonneProcess
+from tests.waiting import wait_for
+
+WOO_MORE = WOO / "more" / "webhooks"
+pytestmark = pytest.mark.postgres
+
+
+def test_on_postgresql_two_worker_processes_make_one_agreement_per_order(postgres_url, shop, tmp_path):
+    installation = GunicornInstallation(tmp_path, database_url=postgres_url)
+    installation.cli("shop", "add", "--platform", "woocommerce", "--url", shop.url, "--consumer-key", CK,
+                     "--consumer-secret", CS, "--webhook-secret", WOO_SECRET)
+    installation.start_worker()  # the workers boot while gunicorn does
+    second_worker = AbonneProcess("worker 2", ["worker"], installation.env, tmp_path / "worker-2.log")
+    try:
+        installation.start_web()
+        # order 14 once; order 15 twice (WooCommerce's Store API sends updated, then created, with the same body)
+        for name, folder in (("0005_order-created", WOO / "webhooks"), ("0005_order-updated", WOO_MORE),
+                             ("0006_order-created", WOO_MORE)):
+            delivery = woo_delivery(name, folder)
+            headers = {k: v for k, v in delivery.headers if k.lower() not in ("host", "content-length", "connection")}
+            answer = requests.post(f"{installation.url}/webhooks/woocommerce/1", data=delivery.body, headers=headers,
+                                   timeout=10)
+            assert answer.status_code == 200, answer.text
+        installation.wait_for(lambda: installation.scalar(
+            "SELECT count(*) FROM deliveries WHERE state = 'received'") == 0 and installation.scalar(
+            "SELECT count(*) FROM agreements") == 2, "both orders' agreements")
+        assert [r["order_id"] for r in installation.rows("SELECT order_id FROM agreements ORDER BY order_id")] == [
+            "14", "15"]
+        assert installation.worker.running and second_worker.running
+    finally:
+        second_worker.stop()
+        installation.dispose()
+
+
+def test_two_workers_reading_the_same_new_product_at_once_both_go_on(postgres_url, shop: WooCommerceStandin):
+    """Two orders of one product, taken by two workers at the same moment: both read the product from the shop and
+    cache it. The second insert meets the first's unique key; it must not fail the order it belongs to."""
+    migrate(postgres_url)
+    bridge = build_bridge(Settings.from_env({"ABONNE_DATABASE_URL": postgres_url, "ABONNE_SECRET_KEY": "k" * 40}))
+    shop_row = setup.add_shop(bridge, "woocommerce", {"url": shop.url, "consumer_key": CK, "consumer_secret": CS,
+                                                      "webhook_secret": WOO_SECRET})
+    price = Money(1990, "EUR")
+    line = OrderLine("1", "12", None, "COFFEE-CLUB-M", "Coffee Club Monthly", 1, price, price, Money.zero("EUR"))
+    other_worker = create_engine(postgres_url)
+    with other_worker.connect() as connection:
+        pending = connection.begin()  # the other worker's insert, not committed yet
+        connection.execute(text("INSERT INTO product_cache (shop_id, product_id, sku, name, fetched_at) "
+                                "VALUES (:shop, '12', 'COFFEE-CLUB-M', 'Coffee Club Monthly', now())"),
+                           {"shop": shop_row.id})
+        outcome: dict = {}
+
+        def this_worker() -> None:
+            try:
+                outcome["terms"] = catalog.resolve_terms(bridge, shop_row.id, bridge.shop_adapter(shop_row), (line,))
+            except Exception as error:  # noqa: BLE001  (the test reports it)
+                outcome["error"] = error
+        thread = threading.Thread(target=this_worker)
+        thread.start()
+        with other_worker.connect() as watcher:  # this worker's insert now waits on the other's unique key
+            wait_for(lambda: watcher.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = "
+                "current_database()")).scalar() == 1, timeout=30, what="this worker's insert to wait")
+        pending.commit()
+        thread.join(timeout=30)
+    other_worker.dispose()
+    bridge.db.dispose()
+    assert "error" not in outcome, outcome.get("error")
+    [terms] = outcome["terms"].values()
+    assert (terms.terms.unit, terms.terms.every) == ("month", 1)
