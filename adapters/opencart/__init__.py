@@ -23,8 +23,8 @@ from adapters.periods import parse_period
 from adapters.opencart.api import Api30, Api40, Api41, as_pairs
 from bridge.domain.money import Money
 from bridge.ports import (
-    ConnectionReport, CreatedOrder, RenewalOrder, SettingField, ShopError, ShopOrder, ShopProduct, ShopWebhook,
-    WebhookRejected, WebhookRepair,
+    ConnectionReport, CreatedOrder, RenewalLine, RenewalOrder, SettingField, ShopError, ShopOrder, ShopProduct,
+    ShopWebhook, WebhookRejected, WebhookRepair,
 )
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ class OpenCartShop:
             "customer_id": customer.get("id") or "0", "customer_group_id": customer.get("group_id") or "1",
             "firstname": customer.get("first_name", ""), "lastname": customer.get("last_name", ""),
             "email": customer.get("email", ""), "telephone": (first.get("billing_address") or {}).get("phone", ""),
-            "product": [{"product_id": line.product_id, "quantity": str(line.quantity)} for line in renewal.lines],
+            "product": [_cart_line(line, first) for line in renewal.lines],
             **_address("payment", first.get("billing_address") or {}),
             **_address("shipping", first.get("shipping_address") or first.get("billing_address") or {}),
             "shipping_method": SHIPPING, "payment_method": {"name": PAYMENT_NAME, "code": PAYMENT_CODE},
@@ -266,7 +266,7 @@ class OpenCartShop:
                                   ("firstname", customer.get("first_name", "")),
                                   ("lastname", customer.get("last_name", "")), ("email", customer.get("email", "")),
                                   ("telephone", billing.get("phone", ""))])
-        api.call("api/cart/add", as_pairs({"product": [{"product_id": line.product_id, "quantity": str(line.quantity)}
+        api.call("api/cart/add", as_pairs({"product": [_cart_line(line, first, plans=False)
                                                        for line in renewal.lines]}))
         api.call("api/payment/address", _plain_address(billing))
         api.call("api/shipping/address", _plain_address(shipping))
@@ -301,7 +301,7 @@ class OpenCartShop:
                                        ("email", customer.get("email", "")),
                                        ("telephone", (billing or shipping).get("phone", ""))])
         for line in renewal.lines:
-            api.call("api/sale/cart.add", [("product_id", line.product_id), ("quantity", str(line.quantity))])
+            api.call("api/sale/cart.add", as_pairs(_cart_line(line, first)))
         if billing:
             api.call("api/sale/payment_address", [("payment_address_id", "0"), *_plain_address(billing)])
         if shipping:
@@ -368,6 +368,32 @@ class OpenCartShop:
 
     def order_admin_url(self, order_id: str) -> str:
         return f"{self.url}/admin/index.php?route=sale/order.info&order_id={int(order_id)}"
+
+
+def _cart_line(line: RenewalLine, first: Mapping[str, Any], plans: bool = True) -> dict[str, Any]:
+    """A renewal line as OpenCart's API adds it to a cart: with the options the customer chose on the first order
+    (a required option is refused without them) and, on 4.x, the subscription plan she bought it with (a product
+    sold with plans is refused without one); 3.0's recurring profiles are not carried."""
+    item: dict[str, Any] = {"product_id": line.product_id, "quantity": str(line.quantity)}
+    variant = (line.variation_id or "").partition(":")[2]
+    bought = next((raw for raw in first.get("lines") or [] if str(raw.get("product_id")) == line.product_id
+                   and (not variant or str(raw.get("variant_id")) == variant)), {})
+    options: dict[str, Any] = {}
+    for option in bought.get("options") or []:
+        option_id = str(option.get("product_option_id") or "")
+        value_id = str(option.get("product_option_value_id") or "0")
+        if not option_id:
+            continue
+        if option.get("type") == "checkbox":
+            options.setdefault(option_id, []).append(value_id)
+        else:  # a chosen value by its id; a typed one (text, date, ...) as typed
+            options[option_id] = value_id if value_id != "0" else str(option.get("value") or "")
+    if options:
+        item["option"] = options
+    plan = str((bought.get("subscription") or {}).get("id") or "")
+    if plans and plan:
+        item["subscription_plan_id"] = plan
+    return item
 
 
 def _comment(renewal: RenewalOrder) -> str:

@@ -210,6 +210,22 @@ class OpenCartStandin(SwitchableStandin, ModuleEventViews):
             row["description"] = description
             return row["product_id"]
 
+    def add_product_option(self, product_id: int, name: str, values: Iterable[str], kind: str = "select") -> dict[str, int]:
+        """Catalog > Products > Option: an option with these values; {value: product_option_value_id}."""
+        with self.shop.lock:
+            return self.shop.add_option(product_id, name, list(values), kind)
+
+    @staticmethod
+    def _option_row(product: Mapping[str, Any], name: str, value: str) -> dict[str, Any]:
+        """The order_option row of a choice made on the product's page (an option the product does not define
+        is stored as typed, with no ids)."""
+        for option_id, option in product.get("options", {}).items():
+            if option["name"] == name:
+                value_id = next((vid for vid, text in option["values"].items() if text == value), 0)
+                return {"product_option_id": option_id, "product_option_value_id": value_id, "name": name,
+                        "value": value, "type": option["type"]}
+        return {"product_option_id": 0, "product_option_value_id": 0, "name": name, "value": value, "type": "text"}
+
     def set_product_attribute(self, product_id: int, name: str, text: str) -> None:
         """Catalog > Products > Attribute: `name` (an attribute) with this text, in the store's one language."""
         with self.shop.lock:
@@ -306,8 +322,12 @@ class OpenCartStandin(SwitchableStandin, ModuleEventViews):
             order = shop.create_order(data, priced)
             for row in order["products"]:
                 extras = (chosen or {}).get(row["product_id"], {})
-                row["options"] = tuple(extras.get("options", ()))
-                row["subscription"] = dict(extras["subscription"]) if extras.get("subscription") else None
+                row["options"] = [self._option_row(shop.products[row["product_id"]], name, value)
+                                  for name, value in extras.get("options", ())]
+                if extras.get("subscription"):
+                    plan = dict(extras["subscription"])
+                    shop.plans.setdefault(int(plan["subscription_plan_id"]), plan)
+                    row["subscription"] = plan
             shop.add_history(order, status_id, source="storefront")
             return order["order_id"]
 

@@ -93,10 +93,15 @@ class Api41:
                 self.shop.cart_rows.append({"cart_id": cart_id, "api_id": 0, "customer_id": customer_id,
                                             "session_id": session, "product_id": product["product_id"],
                                             "quantity": quantity, "date_added": self.shop.now()})
-            lines.append(Line(product, quantity, cart_id))
+            lines.append(Line(product, quantity, cart_id, self._choices(product, item)))
         if errors:
             errors["warning"] = "Warning: Please check the cart carefully for errors!"
         return lines, errors
+
+    def _choices(self, product: dict[str, Any], item: PhpArray) -> dict[str, Any]:
+        """The options and the subscription plan a posted product line names."""
+        return {"options": self.shop.option_rows(product, item.get("option")),
+                "subscription": self.shop.plan(item.get("subscription_plan_id"))}
 
     @staticmethod
     def _posted_shipping(post: PhpArray) -> dict[str, Any] | None:
@@ -345,7 +350,7 @@ class Api30:
             if product is None or row["quantity"] < 1:
                 continue
             kept.append(row)
-            lines.append(Line(product, row["quantity"], row["cart_id"]))
+            lines.append(Line(product, row["quantity"], row["cart_id"], row.get("choices", {})))
         session.cart[:] = kept
         return lines
 
@@ -360,8 +365,12 @@ class Api30:
                                        "cost": shipping["cost"], "tax_class_id": shipping["tax_class_id"]}
                                if shipping else None, self._tax_country(session))
 
-    def _add_row(self, session: Session30, product_id: int, quantity: int) -> None:
-        session.cart.append({"cart_id": self.shop.next_id("cart"), "product_id": product_id, "quantity": quantity})
+    def _add_row(self, session: Session30, product_id: int, quantity: int, posted: Any = None) -> None:
+        """One oc_cart row; `posted` the line's option[...] (3.0 has no subscription plans)."""
+        product = self.shop.products.get(product_id)
+        options = self.shop.option_rows(product, (posted or {}).get("option")) if product and posted else []
+        session.cart.append({"cart_id": self.shop.next_id("cart"), "product_id": product_id, "quantity": quantity,
+                             "choices": {"options": options, "subscription": None}})
 
     def _customer(self, session: Session30, post: PhpArray, get: Mapping, client: Mapping) -> Any:
         errors: dict[str, str] = {}
@@ -388,7 +397,7 @@ class Api30:
             session.cart.clear()  # the array form empties the cart first, and checks nothing (16, 22, 29)
             for item in items.values():
                 item = item if isinstance(item, dict) else {}
-                self._add_row(session, php_int(item.get("product_id")), php_int(item.get("quantity")))
+                self._add_row(session, php_int(item.get("product_id")), php_int(item.get("quantity")), item)
             return {"success": "Success: You have modified your shopping cart!"}
         product = self.shop.products.get(php_int(post.get("product_id")))
         if product is None:

@@ -83,12 +83,15 @@ class Api40(Api30):
         if product is None:
             return {"error": {"warning": "Warning: Product could not be found!"}}
         quantity = php_int(post.get("quantity", 1))
-        for row in session.cart:  # the same product again adds to its row
-            if row["product_id"] == product["product_id"]:
+        choices = {"options": self.shop.option_rows(product, post.get("option")),
+                   "subscription": self.shop.plan(post.get("subscription_plan_id"))}
+        for row in session.cart:  # the same product with the same choices again adds to its row
+            if row["product_id"] == product["product_id"] and row.get("choices") == choices:
                 row["quantity"] += quantity
                 break
         else:
             self._add_row(session, product["product_id"], quantity)
+            session.cart[-1]["choices"] = choices
         return {"success": "Success: You have modified your shopping cart!"}
 
     def _40_cart(self, session: Session40, post: PhpArray, client: Mapping) -> Any:

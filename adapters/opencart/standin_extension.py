@@ -85,12 +85,16 @@ def event_order(shop: ShopState, settings: Settings | None, order: Mapping[str, 
     for p in order["products"]:
         quantity = int(p["quantity"])
         unit_net, unit_tax = Decimal(p["price"]), Decimal(p["tax"])
-        lines.append({"id": str(p["order_product_id"]), "product_id": str(p["product_id"]), "variant_id": "",
+        options = list(p.get("options") or ())
+        variant = next((str(o["product_option_value_id"]) for o in options if o["product_option_value_id"]), "0")
+        lines.append({"id": str(p["order_product_id"]), "product_id": str(p["product_id"]), "variant_id": variant,
                       "reference": p["model"], "name": p["name"], "quantity": quantity,
                       "unit_price": _money(unit_net + unit_tax), "unit_price_net": _money(unit_net),
                       "total": _money((unit_net + unit_tax) * quantity), "total_net": _money(unit_net * quantity),
                       "tax_rate": f"{(unit_tax * 100 / unit_net if unit_net else Decimal(0)):.3f}",
-                      "options": [{"name": name, "value": value} for name, value in p.get("options", ())],
+                      "options": [{"name": o["name"], "value": o["value"], "type": o["type"],
+                                   "product_option_id": str(o["product_option_id"]),
+                                   "product_option_value_id": str(o["product_option_value_id"])} for o in options],
                       "subscription": plan(p.get("subscription"))})
     totals = {t["code"]: Decimal(0) for t in order["totals"]}
     for t in order["totals"]:

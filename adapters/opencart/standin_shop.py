@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
 STATUSES = {1: "Pending", 2: "Processing", 3: "Shipped", 5: "Complete", 7: "Canceled", 8: "Denied",
@@ -79,6 +79,7 @@ class Line:
     product: dict[str, Any]
     quantity: int
     cart_id: int = 0
+    choices: dict[str, Any] = field(default_factory=dict)  # {"options": [order_option rows], "subscription": plan}
 
     @property
     def price(self) -> Decimal:
@@ -109,11 +110,13 @@ class ShopState:
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     cart_rows: list[dict[str, Any]] = field(default_factory=list)  # oc_cart
+    plans: dict[int, dict[str, Any]] = field(default_factory=dict)  # subscription plans, as order_subscription rows
     statuses: dict[int, str] = field(default_factory=lambda: dict(STATUSES))
     on_history: Callable[..., None] | None = None  # the extension's addHistory before/after pair
     _ids: dict[str, int] = field(default_factory=lambda: {"customer": 0, "address": 0, "product": 99, "order": 0,
                                                            "order_product": 0, "order_total": 0, "history": 0,
-                                                           "cart": 0})
+                                                           "cart": 0, "product_option": 0,
+                                                           "product_option_value": 0})
 
     def next_id(self, table: str) -> int:
         self._ids[table] += 1
@@ -146,6 +149,11 @@ class ShopState:
             customer["address_id"] = aid
         return row
 
+    def plan(self, plan_id: Any) -> dict[str, Any] | None:
+        """An order_subscription row for a subscription plan a cart line names (4.x)."""
+        row = self.plans.get(php_int(plan_id))
+        return dict(row) if row else None
+
     def add_product(self, name: str, price: Decimal, model: str, tax_class_id: int, quantity: int,
                     product_id: int | None, shipping: bool, weight: Decimal, minimum: int) -> dict[str, Any]:
         pid = product_id or self.next_id("product")
@@ -156,6 +164,29 @@ class ShopState:
                "subtract": 1, "description": "", "date_added": now, "date_modified": now}
         self.products[pid] = row
         return row
+
+    def add_option(self, product_id: int, name: str, values: list[str], kind: str = "select") -> dict[str, int]:
+        """A product option (Catalog > Products > Option): {value: product_option_value_id}."""
+        option_id = self.next_id("product_option")
+        ids = {value: self.next_id("product_option_value") for value in values}
+        self.products[product_id].setdefault("options", {})[option_id] = {
+            "name": name, "type": kind, "values": {vid: value for value, vid in ids.items()}}
+        return ids
+
+    def option_rows(self, product: Mapping[str, Any], posted: Any) -> list[dict[str, Any]]:
+        """order_option rows for what a cart line was given: option[product_option_id] = value id (or ids, or a
+        typed value); ids the product does not have are left out, as Cart does."""
+        rows = []
+        for option_id, chosen in (posted.items() if isinstance(posted, Mapping) else ()):
+            option = product.get("options", {}).get(php_int(option_id))
+            if option is None:
+                continue
+            for value in (chosen.values() if isinstance(chosen, Mapping) else [chosen]):
+                value_id = php_int(value) if option["values"] else 0
+                rows.append({"product_option_id": php_int(option_id), "product_option_value_id": value_id,
+                             "name": option["name"], "type": option["type"],
+                             "value": option["values"].get(value_id, "") if option["values"] else str(value)})
+        return rows
 
     def zone_of(self, zone_id: int) -> dict[str, Any]:
         return ZONES.get(zone_id, {"country_id": 0, "name": "", "code": ""})
@@ -222,7 +253,8 @@ class ShopState:
             {"order_product_id": self.next_id("order_product"), "product_id": line.product["product_id"],
              "name": line.product["name"], "model": line.product["model"], "quantity": line.quantity,
              "price": line.price, "total": line.price * line.quantity,
-             "tax": priced.line_tax.get(line.product["product_id"], Decimal(0))}
+             "tax": priced.line_tax.get(line.product["product_id"], Decimal(0)),
+             "options": list(line.choices.get("options", ())), "subscription": line.choices.get("subscription")}
             for line in priced.lines]
         totals = [("sub_total", "Sub-Total", priced.sub_total, 1)]
         if priced.shipping is not None:

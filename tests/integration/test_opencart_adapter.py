@@ -161,3 +161,38 @@ def test_one_unreadable_order_does_not_hide_the_others_from_reconciliation(oc41,
     oc41.shop.orders[order_id]["products"][0]["quantity"] = 0  # a line abonne cannot read
     found = adapter(oc41, clock).orders_modified_since(datetime.now(timezone.utc) - timedelta(days=1))
     assert [order.order_id for order in found] == [str(other)]
+
+
+PLAN = {"subscription_plan_id": 5, "plan_name": "Monthly", "frequency": "month", "cycle": 1, "duration": 0,
+        "price": "19.9000", "tax": "0.0000", "trial_status": 0}
+
+
+@pytest.mark.parametrize("version", ["4.1", "4.0", "3.0"])
+def test_a_renewal_carries_the_options_and_the_plan_the_first_order_was_bought_with(clock, version):
+    """A required option or a product sold with plans is refused without them (real 4.1 and 4.0); 3.0 took the
+    line without them and lost the customer's choice. 3.0 has no subscription plans."""
+    standin = started(version, clock)
+    try:
+        if version != "4.1":
+            standin.enable_free_shipping()
+        customer = standin.add_customer("jane@example.com", "Jane", "Roaster")
+        standin.add_address(customer, "1 Bean Street", "New York", "10001")
+        product = standin.add_product("Coffee Club Monthly", "19.90", "COFFEE-M")
+        grind = standin.add_product_option(product, "Grind", ["Whole bean", "Espresso"])
+        chosen = {"options": [("Grind", "Espresso")]} | ({"subscription": PLAN} if version != "3.0" else {})
+        order_id = standin.place_order(customer, [(product, 1)], payment_code="cod", status_id=1,
+                                       chosen={product: chosen})
+        shop = adapter(standin, clock)
+        line = shop.get_order(str(order_id)).lines[0]
+        assert line.variation_id == f"{product}:{grind['Espresso']}"
+        renewal = RenewalOrder(key="7:2", parent_order_id=str(order_id), customer_id=str(customer), billing=None,
+                               shipping=None, lines=(RenewalLine(str(product), line.variation_id, line.name, 1,
+                                                                 Money.parse("19.90", "USD")),),
+                               charged=Money.parse("19.90", "USD"), transaction_id="MYPOS-9", agreement_id=7, cycle=2)
+        created = shop.create_renewal_order(renewal)
+        [renewed] = standin.shop.orders[int(created.order_id)]["products"]
+        assert [(o["name"], o["value"], o["product_option_value_id"]) for o in renewed["options"]] == \
+            [("Grind", "Espresso", grind["Espresso"])]
+        assert (renewed["subscription"] or {}).get("subscription_plan_id") == (5 if version != "3.0" else None)
+    finally:
+        standin.stop()

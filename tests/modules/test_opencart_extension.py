@@ -336,15 +336,20 @@ def test_a_line_with_tax_and_an_option_names_its_variant_and_its_net_amounts(php
     snapshot = snapshot_41()
     snapshot["products"][0] |= {"quantity": "2", "price": "10.0000", "tax": "2.0000", "total": "20.0000",
                                 "name": "Coffee &amp; Cream",
-                                "options": [{"product_option_value_id": "0", "name": "Note", "value": "a note"},
-                                            {"product_option_value_id": "47", "name": "Size", "value": "Large"}]}
+                                "options": [{"product_option_id": "8", "product_option_value_id": "0", "name": "Note",
+                                             "value": "a note", "type": "text"},
+                                            {"product_option_id": "9", "product_option_value_id": "47", "name": "Size",
+                                             "value": "Large", "type": "select"}]}
     raw = body(php, "order.created", snapshot)
     [line] = json.loads(raw)["order"]["lines"]
     assert line | {"id": None} == {"id": None, "product_id": "100", "variant_id": "47", "reference": "COFFEE-M",
                                    "name": "Coffee & Cream", "quantity": 2, "unit_price": "12.00",
                                    "unit_price_net": "10.00", "total": "24.00", "total_net": "20.00",
                                    "tax_rate": "20.000", "subscription": None,
-                                   "options": [{"name": "Note", "value": "a note"}, {"name": "Size", "value": "Large"}]}
+                                   "options": [{"name": "Note", "value": "a note", "type": "text", "product_option_id": "8",
+                                                "product_option_value_id": "0"},
+                                               {"name": "Size", "value": "Large", "type": "select",
+                                                "product_option_id": "9", "product_option_value_id": "47"}]}
     [parsed] = parse_event_order(raw).lines
     assert (parsed.variation_id, str(parsed.total.amount), str(parsed.total_tax.amount)) == ("100:47", "20.00", "4.00")
     assert (parsed.options, parsed.terms) == ((("Note", "a note"), ("Size", "Large")), None)

@@ -212,7 +212,14 @@ class AbonneOcEventBody
             if ($variant === '0' && $value !== '' && $value !== '0') {
                 $variant = $value;
             }
-            $options[] = ['name' => self::text((array) $option, 'name'), 'value' => self::text((array) $option, 'value')];
+            // The ids are what OpenCart's API takes back (option[product_option_id]) when abonne renews the line.
+            $options[] = [
+                'name' => self::text((array) $option, 'name'),
+                'value' => self::text((array) $option, 'value'),
+                'type' => self::text((array) $option, 'type'),
+                'product_option_id' => self::id((array) $option, 'product_option_id'),
+                'product_option_value_id' => $value !== '' ? $value : '0',
+            ];
         }
 
         return [
