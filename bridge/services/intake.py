@@ -102,6 +102,11 @@ def process_delivery(bridge: Bridge, delivery_id: int) -> str:
     except WebhookRejected as error:
         return _finish(bridge, delivery_id, "failed", error.code, error.detail)
     except Exception as error:  # a bug must not stop the worker; the delivery keeps its body for a replay
+        if isinstance(error, IntegrityError) and attempts < MAX_ATTEMPTS:
+            # Another worker wrote news of the same order between our read and our write (several workers on
+            # PostgreSQL): taken again at once, the delivery finds what the other wrote and goes on from there.
+            return _finish(bridge, delivery_id, "received", "retry_later", "another worker was writing this order",
+                           retry_at=bridge.clock.now())
         log.exception("delivery %s could not be processed", delivery_id, extra={"shop_id": shop.id})
         return _finish(bridge, delivery_id, "failed", "internal_error", type(error).__name__)
 

@@ -13,7 +13,7 @@ from bridge.app import build_bridge
 from bridge.config import Settings
 from bridge.domain.money import Money
 from bridge.ports import OrderLine
-from bridge.services import catalog, setup
+from bridge.services import catalog, intake, setup
 from bridge.store.db import migrate
 from tests.deploy.conftest import GunicornInstallation
 from tests.fixture_files import WOO, WOO_SECRET, woo_delivery
@@ -87,3 +87,38 @@ def test_two_workers_reading_the_same_new_product_at_once_both_go_on(postgres_ur
     assert "error" not in outcome, outcome.get("error")
     [terms] = outcome["terms"].values()
     assert (terms.terms.unit, terms.terms.every) == ("month", 1)
+
+
+def test_two_workers_taking_news_of_the_same_order_at_once_lose_none_of_it(postgres_url, shop: WooCommerceStandin):
+    """WooCommerce sends order.created and order.updated at checkout, often with different bodies: two stored
+    deliveries of one order, which two workers may take at the same moment. The one that writes the order second
+    meets the first's unique key; its delivery must be taken again, not given up."""
+    migrate(postgres_url)
+    bridge = build_bridge(Settings.from_env({"ABONNE_DATABASE_URL": postgres_url, "ABONNE_SECRET_KEY": "k" * 40}))
+    shop_row = setup.add_shop(bridge, "woocommerce", {"url": shop.url, "consumer_key": CK, "consumer_secret": CS,
+                                                      "webhook_secret": WOO_SECRET})
+    delivery = woo_delivery("0005_order-created")  # order 14, one subscription line
+    intake.receive_webhook(bridge, shop_row, bridge.shop_adapter(shop_row), delivery.header_map, delivery.body)
+    other_worker = create_engine(postgres_url)
+    with other_worker.connect() as connection:
+        pending = connection.begin()  # the other worker has written order 14 and not committed yet
+        connection.execute(text("INSERT INTO shop_orders (shop_id, order_id, number, status, state, paid, currency, "
+                                "total_minor, data, updated_at) VALUES (:shop, '14', '14', 'processing', 'open', "
+                                "true, 'EUR', 1990, '{}', now())"), {"shop": shop_row.id})
+        outcome: dict = {}
+        thread = threading.Thread(target=lambda: outcome.update(processed=intake.process_pending(bridge)))
+        thread.start()
+        with other_worker.connect() as watcher:
+            wait_for(lambda: watcher.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = "
+                "current_database()")).scalar() == 1, timeout=30, what="this worker's write to wait")
+        pending.commit()
+        thread.join(timeout=30)
+    other_worker.dispose()
+    with bridge.db.read() as uow:
+        [delivery_row] = uow.session.execute(text("SELECT state, outcome FROM deliveries")).all()
+    assert outcome["processed"] == 1 and tuple(delivery_row) == ("received", "retry_later")
+    assert intake.process_pending(bridge) == 1  # the next pass
+    with bridge.db.read() as uow:
+        assert uow.session.execute(text("SELECT count(*) FROM agreements WHERE order_id = '14'")).scalar() == 1
+    bridge.db.dispose()
