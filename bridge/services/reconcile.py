@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
 from bridge.context import Bridge
 from bridge.ports import ShopError, WebhookRejected
@@ -64,7 +65,10 @@ def _reconcile(bridge: Bridge, shop: Shop, report: ReconcileReport) -> None:
     report.shops += 1
     newest = since
     for order in orders:
-        outcome = take_order(bridge, shop.id, adapter, order)
+        try:
+            outcome = take_order(bridge, shop.id, adapter, order)
+        except IntegrityError:  # another worker wrote news of this order between our read and our write
+            outcome = take_order(bridge, shop.id, adapter, order)  # which this second look now finds
         report.orders_seen += 1
         if outcome.startswith("created_"):
             report.agreements_created += int(outcome.split("_")[1])
