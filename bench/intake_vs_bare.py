@@ -105,6 +105,37 @@ class Gunicorn:
         self.process.terminate()
         self.process.wait(timeout=60)
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the web processes (gunicorn's workers)."""
+        children = [int(pid) for pid in Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+                    .read_text().split()]
+        return sum(cpu_seconds(pid) for pid in children)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process, from /proc (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds(database_url: str | None) -> float:
+    """CPU time used so far by the PostgreSQL backends serving this database (the web processes' connections)."""
+    if database_url is None:
+        return 0.0
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            pids = connection.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> "
+                                           "pg_backend_pid()"), {"name": make_url(database_url).database}).scalars()
+            return sum(cpu_seconds(pid) for pid in pids)
+    finally:
+        engine.dispose()
+
 
 # ------------------------------------------------------------------------------------------ load
 
@@ -245,8 +276,13 @@ def run_app(name: str, app: str | None, env: dict[str, str], path: str, work: Pa
     write_deliveries(flood, 40_000, first_order_id)
     server = Gunicorn(app, env, port)
     steady_runs = []
+    database_url = env.get("ABONNE_DATABASE_URL")
     try:
+        app_cpu, database_cpu = server.cpu_seconds(), database_cpu_seconds(database_url)
         maximum = wrk(f"http://127.0.0.1:{port}{path}", flood, seconds, connections)
+        # Read at once: the backends of the web processes' pooled connections are still there.
+        maximum["app_cpu_ms"] = (server.cpu_seconds() - app_cpu) * 1000 / maximum["requests"]
+        maximum["database_cpu_ms"] = (database_cpu_seconds(database_url) - database_cpu) * 1000 / maximum["requests"]
         print(f"{name}: wrk {maximum}", flush=True)
         for n, (label, rate) in enumerate(rates_of(maximum)):
             steady = work / f"{name}-steady.tsv"
@@ -300,6 +336,8 @@ def main() -> None:
             f"{maximum['per_s']:.0f} ({maximum['p50_ms']:.1f} / {maximum['p99_ms']:.1f}; {maximum['requests']} "
             f"requests, {maximum['not_200']} not 200"
             + (f"; socket errors {maximum['socket_errors']}" if maximum["socket_errors"] else "") + ")")
+        figures[f"{name}: CPU ms per request at maximum, web processes / PostgreSQL backends"] = (
+            f"{maximum['app_cpu_ms']:.2f} / {maximum['database_cpu_ms']:.2f}")
         for label, fixed in steady_runs:
             figures[f"{name}: at {fixed['rate']:.0f}/s fixed rate ({label}), p50 / p99 / max ms"] = (
                 f"{ms(fixed['p50_ms'])} / {ms(fixed['p99_ms'])} / {ms(fixed['max_ms'])} ({fixed['requests']} "
