@@ -37,8 +37,8 @@ WORKER_ENV = {"ABONNE_WORKER_INTERVAL_SECONDS": "0.2"}
 
 
 def run(admin_url: str, work: Path, mypos: Standin, shop: harness.ShopChild, agreements: int, workers: int,
-        latency_ms: int) -> dict[str, Any]:
-    setup = harness.connect(admin_url, work, mypos, shop, WORKER_ENV)
+        latency_ms: int, tuning: dict[str, str] | None = None) -> dict[str, Any]:
+    setup = harness.connect(admin_url, work, mypos, shop, {**WORKER_ENV, **(tuning or {})})
     processes = None
     try:
         harness.seed(setup, mypos, shop, agreements)
@@ -71,8 +71,8 @@ def curve(samples: list[tuple[float, int, int]], points: int = 6) -> str:
     return ", ".join(f"{t:.0f} s: {charged}/{pushed}" for t, charged, pushed in picked)
 
 
-def measure(agreements: int, worker_counts: list[int],
-            latencies: list[int]) -> tuple[dict[str, Any], dict[tuple[int, int], float], float]:
+def measure(agreements: int, worker_counts: list[int], latencies: list[int],
+            tuned_concurrency: int = 0) -> tuple[dict[str, Any], dict[tuple[int, int], float], float]:
     """Every run's figures, the rates by (workers, latency) for the day computation, and the load before."""
     admin_url = harness.admin_url_or_exit()
     work = Path(tempfile.mkdtemp(prefix="abonne-bench-e2e-"))
@@ -91,6 +91,16 @@ def measure(agreements: int, worker_counts: list[int],
                         f"renewals/s due → pushed"] = (
                     f"{result['per_s']:.1f} ({agreements} in {result['seconds']:.1f} s; all charged at "
                     f"{result['charged_s']:.1f} s; charged/pushed at {curve(result['samples'])})")
+        if tuned_concurrency and 200 in latencies:
+            # Not the default: what an operator with a distant gateway would set (README, Settings).
+            result = run(admin_url, work, mypos, shop, agreements, 4, 200,
+                         {"ABONNE_GATEWAY_CONCURRENCY": str(tuned_concurrency)})
+            print(f"4 workers, 200 ms, ABONNE_GATEWAY_CONCURRENCY={tuned_concurrency}: {result['per_s']:.1f}/s",
+                  flush=True)
+            figures[f"200 ms gateway latency, 4 workers, ABONNE_GATEWAY_CONCURRENCY={tuned_concurrency} (tuned, not "
+                    f"the default 16): renewals/s due → pushed"] = (
+                f"{result['per_s']:.1f} ({agreements} in {result['seconds']:.1f} s; all charged at "
+                f"{result['charged_s']:.1f} s)")
     finally:
         mypos.stop()
         shop.stop()
@@ -121,9 +131,12 @@ def main() -> None:
     parser.add_argument("--agreements", type=int, default=2000)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--latencies", default="0,200")
+    parser.add_argument("--tuned-gateway-concurrency", type=int, default=32,
+                        help="one more run, 4 workers at 200 ms, with this ABONNE_GATEWAY_CONCURRENCY (0: none)")
     args = parser.parse_args()
     figures, rates, load_before = measure(args.agreements, [int(n) for n in args.workers.split(",")],
-                                          [int(n) for n in args.latencies.split(",")])
+                                          [int(n) for n in args.latencies.split(",")],
+                                          args.tuned_gateway_concurrency)
     harness.finish(TITLE, setup_text(args.agreements), figures, load_before)
     four_workers = {latency: rate for (workers, latency), rate in rates.items() if workers == 4}
     if four_workers:  # the 100k-renewal day, from the rates this run measured

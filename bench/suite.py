@@ -23,7 +23,7 @@ BUDGET_S = 600
 STEPS = (
     ("webhook intake beside a bare Flask endpoint", ["bench/intake_vs_bare.py", "--seconds", "8"]),
     ("due-claim query at 10k, 100k, 1M agreements", ["bench/claim_query.py"]),
-    ("renewals end to end, 1/2/4 workers, 0/200 ms; the 100k day", ["bench/renewals_e2e.py", "--agreements", "1500"]),
+    ("renewals end to end, 1/2/4 workers, 0/200 ms; the 100k day", ["bench/renewals_e2e.py", "--agreements", "2000"]),
     ("worker memory through a long run", ["bench/worker_memory.py", "--renewals", "8000"]),
 )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from bridge.domain.money import Money
 from bridge.ports import (CartItem, ChargeOutcome, ChargeRequest, ChargeResult, DeclineKind, GatewayConfigError,
                           PaymentGateway)
 from bridge.services import billing, events
+from bridge.services.batching import answered
 from bridge.store.db import any_due, is_postgresql
 from bridge.store.tables import Agreement, Charge, ShopOrderRecord
 
@@ -79,7 +80,7 @@ def renew_due(bridge: Bridge, limit: int = 200, stop: threading.Event | None = N
         while calls:
             # Every answer in by now is recorded in one transaction: one commit (one disk flush) for many charges
             # instead of one each, which bounded a renewal run (bench/renewals_e2e.py).
-            done, _ = wait(calls, return_when=FIRST_COMPLETED)
+            done = answered(calls)
             settle_together(bridge, [(calls.pop(future), future.result()) for future in done], report)
     return report
 
@@ -96,14 +97,19 @@ def claim(bridge: Bridge, limit: int, report: RenewReport) -> list[Attempt]:
         query = query.with_for_update(skip_locked=True, of=Agreement)
     attempts: list[tuple[Charge, Agreement, str]] = []
     with bridge.uow() as uow:
-        for agreement in uow.session.scalars(query):
+        due = list(uow.session.scalars(query))
+        # Earlier attempts at each agreement's next cycle (declined, or never taken by the gateway), in one query.
+        tried = {(agreement_id, cycle): attempts for agreement_id, cycle, attempts in uow.session.execute(
+            select(Charge.agreement_id, Charge.cycle, func.max(Charge.attempt))
+            .where(Charge.agreement_id.in_([agreement.id for agreement in due]))
+            .group_by(Charge.agreement_id, Charge.cycle))}
+        for agreement in due:
             if agreement.cancel_at_period_end:
                 _cancel_at_period_end(uow, agreement, now)
                 report.cancelled_at_period_end += 1
                 continue
             cycle = agreement.cycles_paid + 1
-            attempt = 1 + (uow.session.scalar(select(func.max(Charge.attempt)).where(
-                Charge.agreement_id == agreement.id, Charge.cycle == cycle)) or 0)
+            attempt = 1 + (tried.get((agreement.id, cycle)) or 0)
             charge = Charge(agreement_id=agreement.id, cycle=cycle, attempt=attempt, source="stored_card",
                             gateway_order_id=f"ab-{agreement.id}-{cycle}-{attempt}-{secrets.token_hex(4)}",
                             amount_minor=agreement.amount_minor, currency=agreement.currency, state="pending",
