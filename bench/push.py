@@ -63,6 +63,8 @@ TARGET_OVERHEAD = 0.10
 STANDIN_CK, STANDIN_CS = "ck_bench_push", "cs_bench_push"
 REAL_ENV = ("ABONNE_REAL_WOOCOMMERCE_URL", "ABONNE_REAL_WOOCOMMERCE_CONSUMER_KEY",
             "ABONNE_REAL_WOOCOMMERCE_CONSUMER_SECRET")
+REAL_PRESTASHOP_ENV = ("ABONNE_REAL_PRESTASHOP_URL", "ABONNE_REAL_PRESTASHOP_WEBSERVICE_KEY",
+                       "ABONNE_REAL_PRESTASHOP_MODULE_SECRET")
 
 
 # ------------------------------------------------------------------------------------------ shop calls, counted
@@ -185,6 +187,7 @@ class Shop:
     platform: str
     url: str
     net_minor = 1990  # the agreement's line price before the shop's tax
+    concurrencies = CONCURRENCIES
 
     def shop_args(self) -> list[str]:
         raise NotImplementedError
@@ -288,17 +291,69 @@ class StandinPrestaShop(Child, Shop):
     def connected(self, shop_id: int) -> None:
         self.ask(f"connect {shop_id}")
 
-    def bare_poster(self, parent_id: int) -> Callable[[Any], None]:
-        # The Webservice client and the bodies abonne's adapter uses: a cart, then the order.
-        from adapters.prestashop import renewal_cart_fields, renewal_order_fields
-        from adapters.prestashop.webservice import Webservice, one
-        service = Webservice(self.url, PS_KEY, timeout=60)
-        first = one(service.get(f"orders/{parent_id}"), "order")
+    def bare_poster(self, parent_id: int) -> Callable[[Any], int]:
+        return _prestashop_poster(self.url, PS_KEY, parent_id)
 
-        def post(renewal: Any) -> None:
-            cart_id = int(one(service.post("carts", "cart", renewal_cart_fields(renewal, first)), "cart")["id"])
-            service.post("orders", "order", renewal_order_fields(renewal, first, cart_id))
-        return post
+
+class RealPrestaShop(Shop):
+    """A real PrestaShop with abonne's module (ABONNE_REAL_PRESTASHOP_URL, _WEBSERVICE_KEY, _MODULE_SECRET): one
+    storefront order as the model, then parent orders made with the same bare calls (cart, order)."""
+
+    name = "real PrestaShop"
+    platform = "prestashop"
+    # Orders created at once make the shop here fail with empty 500s: PrestaShop 8.2 rewrites its translation
+    # catalogue under var/cache on module loads and two requests race on the rename. abonne's pushes survive that
+    # (a retry after a lookup); the bare calls cannot, so this shop is measured one order at a time.
+    concurrencies = (1,)
+
+    def __init__(self, url: str, key: str, secret: str):
+        from tests.shops.prestashop_target import PrestaShopTarget
+        self.target = PrestaShopTarget("real", url, key, secret)
+        self.url, self.key, self.secret = self.target.url + "/", key, secret
+        self._model: int | None = None
+
+    def shop_args(self) -> list[str]:
+        return ["--webservice-key", self.key, "--webhook-secret", self.secret]
+
+    def product(self) -> int:
+        return self.target.create_product("abonne push bench", "19.90")  # no tax: net is what the customer pays
+
+    def parent_orders(self, product_id: int, count: int) -> list[int]:
+        from tests.shops.targets import Customer
+        if self._model is None:
+            self._model = self.target.place_order([(product_id, 1)], Customer.new("Push", "Bench"))
+        post = self.bare_poster(self._model)
+        return [post(_model_renewal(product_id)) for _ in range(count)]
+
+    def bare_poster(self, parent_id: int) -> Callable[[Any], int]:
+        return _prestashop_poster(self.url, self.key, parent_id)
+
+    def stop(self) -> None:
+        self.target.close()
+
+
+def _model_renewal(product_id: int) -> Any:
+    """A renewal of one unit at 19.90 without tax: the body of a parent order made with the bare calls."""
+    from bridge.domain.money import Money
+    from bridge.ports import Address, RenewalLine, RenewalOrder
+    nobody = Address()
+    price = Money.parse("19.90", "EUR")
+    return RenewalOrder(key=f"parent:{secrets.token_hex(6)}", parent_order_id="0", customer_id=None, billing=nobody,
+                        shipping=nobody, lines=(RenewalLine(str(product_id), None, "parent", 1, price),),
+                        charged=price, transaction_id=f"parent-{secrets.token_hex(6)}", agreement_id=0, cycle=1)
+
+
+def _prestashop_poster(url: str, key: str, parent_id: int) -> Callable[[Any], int]:
+    """The Webservice client and the bodies abonne's adapter uses: a cart, then the order. Returns the order id."""
+    from adapters.prestashop import renewal_cart_fields, renewal_order_fields
+    from adapters.prestashop.webservice import Webservice, one
+    service = Webservice(url, key, timeout=60)
+    first = one(service.get(f"orders/{parent_id}"), "order")
+
+    def post(renewal: Any) -> int:
+        cart_id = int(one(service.post("carts", "cart", renewal_cart_fields(renewal, first)), "cart")["id"])
+        return int(one(service.post("orders", "order", renewal_order_fields(renewal, first, cart_id)), "order")["id"])
+    return post
 
 
 # ------------------------------------------------------------------------------------------ one concurrency
@@ -544,6 +599,11 @@ def real_shop(forced: bool) -> RealWooCommerce | None:
     return None
 
 
+def real_prestashop() -> list[Shop]:
+    values = [os.environ.get(name, "") for name in REAL_PRESTASHOP_ENV]
+    return [RealPrestaShop(*values)] if all(values) else []
+
+
 def bench_shop(shop: Shop, calls: ShopCalls, databases: list[str], admin_url: str | None, work: Path, mypos: Any,
                orders: int) -> dict[str, Any]:
     product_id = shop.product()
@@ -559,7 +619,7 @@ def bench_shop(shop: Shop, calls: ShopCalls, databases: list[str], admin_url: st
     figures: dict[str, Any] = {}
     for kind in databases:
         rounds = []
-        for concurrency in CONCURRENCIES:
+        for concurrency in shop.concurrencies:
             rounds.append(run_round(shop, calls, kind, admin_url, work, mypos, product_id, bare_parent, orders,
                                     concurrency))
             r = rounds[-1]
@@ -606,9 +666,12 @@ def main() -> None:
             finally:
                 standin.stop()
             setups.append(f"the {standin.name} (child process), {args.orders} renewal orders per round")
-        if real is not None:
-            figures.update(bench_shop(real, calls, databases, admin_url, work, mypos, args.real_orders))
-            setups.append(f"a real WooCommerce at {real.url} ({args.real_orders} renewal orders per round)")
+        for shop in ([real] if real is not None else []) + real_prestashop():
+            try:
+                figures.update(bench_shop(shop, calls, databases, admin_url, work, mypos, args.real_orders))
+            finally:
+                shop.stop()
+            setups.append(f"a {shop.name} at {shop.url} ({args.real_orders} renewal orders per round)")
     finally:
         mypos.stop()
         shutil.rmtree(work, ignore_errors=True)
