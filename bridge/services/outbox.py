@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +15,6 @@ from bridge.context import Bridge
 from bridge.domain.money import Money
 from bridge.ports import Address, CreatedOrder, RenewalLine, RenewalOrder, ShopAdapter, ShopError
 from bridge.services import events
-from bridge.services.batching import answered
 from bridge.store.db import UnitOfWork, claim_due
 from bridge.store.tables import Charge, OutboxMessage, Shop
 
@@ -87,8 +86,7 @@ def drain(bridge: Bridge, limit: int = 50, stop: threading.Event | None = None) 
         pending = {pool.submit(send, message) for message in claimed}
         while pending:
             # What the shops answered by now is recorded in one transaction: one commit for many pushes.
-            done = answered(pending)
-            pending -= done
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
             _record_together(bridge, [sent for sent in (future.result() for future in done) if sent], report)
     return report
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,6 @@ from bridge.domain.money import Money
 from bridge.ports import (CartItem, ChargeOutcome, ChargeRequest, ChargeResult, DeclineKind, GatewayConfigError,
                           PaymentGateway)
 from bridge.services import billing, events
-from bridge.services.batching import answered
 from bridge.store.db import any_due, is_postgresql
 from bridge.store.tables import Agreement, Charge, ShopOrderRecord
 
@@ -80,7 +79,7 @@ def renew_due(bridge: Bridge, limit: int = 200, stop: threading.Event | None = N
         while calls:
             # Every answer in by now is recorded in one transaction: one commit (one disk flush) for many charges
             # instead of one each, which bounded a renewal run (bench/renewals_e2e.py).
-            done = answered(calls)
+            done, _ = wait(calls, return_when=FIRST_COMPLETED)
             settle_together(bridge, [(calls.pop(future), future.result()) for future in done], report)
     return report
 
