@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run demo browser php deploy-tools postgres-server modules test test-real test-unit migrate clean
+.PHONY: run demo browser php deploy-tools postgres-server modules test test-real test-unit bench migrate clean
 
 $(BIN)/abonne: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,14 @@ test-real: $(BIN)/abonne
 
 test-unit: $(BIN)/abonne
 	$(BIN)/python -m pytest -q tests/unit
+
+# The figures of bench/RESULTS.md in one run (bench/suite.py, under 10 minutes): needs PostgreSQL
+# (ABONNE_TEST_DATABASE_URL, as for the tests) and Debian's wrk, installed when missing.
+bench: $(BIN)/abonne
+	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" -ne 0 ] && command -v sudo ); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
+	ABONNE_TEST_DATABASE_URL=$${ABONNE_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python bench/suite.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
