@@ -159,6 +159,9 @@ class Workers:
             sizes.append(int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1)))
         return sizes
 
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(process.pid) for process in self.processes)
+
     def stop(self) -> None:
         for process in self.processes:
             process.send_signal(signal.SIGTERM)
@@ -186,6 +189,31 @@ def wait_until_pushed(setup: Setup, count: int, started: float, timeout_s: float
             raise TimeoutError(f"{pushed} of {count} renewal orders pushed after {timeout_s:.0f} s "
                                f"({charged} charged)")
         time.sleep(0.25)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process, from /proc (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds(database_url: str | None) -> float:
+    """CPU time used so far by the PostgreSQL backends connected to this database (other than this look)."""
+    if database_url is None:
+        return 0.0
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            pids = connection.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> "
+                                           "pg_backend_pid()"), {"name": make_url(database_url).database}).scalars()
+            return sum(cpu_seconds(pid) for pid in pids)
+    finally:
+        engine.dispose()
 
 
 def finish(title: str, setup_text: str, figures: dict[str, Any], load_before: float) -> None:

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from adapters.woocommerce.webhook import signature  # noqa: E402
-from bench.harness import finish  # noqa: E402
+from bench.harness import cpu_seconds, database_cpu_seconds, finish  # noqa: E402
 from bench.renewals import Database, postgres_admin_url  # noqa: E402
 
 CAPTURED = ROOT / "tests/fixtures/woocommerce-10.0.2/webhooks/0005_order-created.body"
@@ -110,31 +110,6 @@ class Gunicorn:
         children = [int(pid) for pid in Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
                     .read_text().split()]
         return sum(cpu_seconds(pid) for pid in children)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of one process, from /proc (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def database_cpu_seconds(database_url: str | None) -> float:
-    """CPU time used so far by the PostgreSQL backends serving this database (the web processes' connections)."""
-    if database_url is None:
-        return 0.0
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            pids = connection.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> "
-                                           "pg_backend_pid()"), {"name": make_url(database_url).database}).scalars()
-            return sum(cpu_seconds(pid) for pid in pids)
-    finally:
-        engine.dispose()
 
 
 # ------------------------------------------------------------------------------------------ load

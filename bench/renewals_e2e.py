@@ -46,10 +46,14 @@ def run(admin_url: str, work: Path, mypos: Standin, shop: harness.ShopChild, agr
         ledger_before, shop_before = mypos.ask("ledger"), shop.ask("renewals")
         processes = harness.Workers.start(workers, setup.env)
         time.sleep(1.5)  # their first pass (the catch-up poll of the shop) is done: they are idle
+        cpu_before = cpu_by_part(processes, mypos, shop, setup)
         harness.make_due(setup)
         started = time.perf_counter()
         samples = harness.wait_until_pushed(setup, agreements, started, timeout_s=max(120, agreements / 10))
         elapsed = samples[-1][0]
+        # Read before the workers stop: their database backends end with their connections.
+        cpu = {part: (seconds - cpu_before[part]) * 1000 / agreements
+               for part, seconds in cpu_by_part(processes, mypos, shop, setup).items()}
         processes.stop()
         processes = None
         ledger, pushed = mypos.ask("ledger"), shop.ask("renewals") - shop_before
@@ -58,11 +62,24 @@ def run(admin_url: str, work: Path, mypos: Standin, shop: harness.ShopChild, agr
         assert paid == calls == agreements, f"{paid} paid and {calls} charge calls for {agreements} agreements"
         assert pushed == agreements, f"{pushed} renewal orders in the shop for {agreements} renewals"
         charged_at = next(t for t, charged, _ in samples if charged >= agreements)
-        return {"per_s": agreements / elapsed, "seconds": elapsed, "charged_s": charged_at, "samples": samples}
+        return {"per_s": agreements / elapsed, "seconds": elapsed, "charged_s": charged_at, "samples": samples,
+                "cpu_ms": cpu}
     finally:
         if processes is not None:
             processes.stop()
         setup.drop()
+
+
+def cpu_by_part(workers: harness.Workers, mypos: Standin, shop: harness.ShopChild,
+                setup: harness.Setup) -> dict[str, float]:
+    """CPU seconds used so far by each part of the run: where a renewal's cost lands on this machine's cores."""
+    return {"workers": workers.cpu_seconds(), "PostgreSQL": harness.database_cpu_seconds(setup.database.url),
+            "stand-in myPOS": harness.cpu_seconds(mypos.process.pid),
+            "stand-in shop": harness.cpu_seconds(shop.process.pid)}
+
+
+def cpu_text(cpu: dict[str, float]) -> str:
+    return f"{sum(cpu.values()):.1f} (" + ", ".join(f"{part} {ms:.1f}" for part, ms in cpu.items()) + ")"
 
 
 def curve(samples: list[tuple[float, int, int]], points: int = 6) -> str:
@@ -91,6 +108,8 @@ def measure(agreements: int, worker_counts: list[int], latencies: list[int],
                         f"renewals/s due → pushed"] = (
                     f"{result['per_s']:.1f} ({agreements} in {result['seconds']:.1f} s; all charged at "
                     f"{result['charged_s']:.1f} s; charged/pushed at {curve(result['samples'])})")
+                figures[f"{latency_ms} ms, {workers} worker{'s' if workers > 1 else ''}: CPU ms per renewal"] = (
+                    cpu_text(result["cpu_ms"]))
         if tuned_concurrency and 200 in latencies:
             # Not the default: what an operator with a distant gateway would set (README, Settings).
             result = run(admin_url, work, mypos, shop, agreements, 4, 200,
@@ -131,7 +150,8 @@ def main() -> None:
     parser.add_argument("--agreements", type=int, default=2000)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--latencies", default="0,200")
-    parser.add_argument("--tuned-gateway-concurrency", type=int, default=32,
+    # 4 × 24 connections stay under the stand-in myPOS's 100 (waitress's connection limit); 32 would not.
+    parser.add_argument("--tuned-gateway-concurrency", type=int, default=24,
                         help="one more run, 4 workers at 200 ms, with this ABONNE_GATEWAY_CONCURRENCY (0: none)")
     args = parser.parse_args()
     figures, rates, load_before = measure(args.agreements, [int(n) for n in args.workers.split(",")],
