@@ -63,7 +63,7 @@ def broken(draw: st.DrawFn, document: Any, times: int = 3) -> Any:
     for _ in range(draw(st.integers(min_value=1, max_value=times))):
         path = draw(st.sampled_from(_paths(document)))
         if not path:
-            document = draw(json_values)
+            document = copy.deepcopy(draw(json_values))  # a drawn value may be drawn again: never share one
             continue
         parent = document
         for step in path[:-1]:
@@ -71,7 +71,7 @@ def broken(draw: st.DrawFn, document: Any, times: int = 3) -> Any:
         if draw(st.booleans()) and isinstance(parent, dict):
             del parent[path[-1]]
         else:
-            parent[path[-1]] = draw(json_values)
+            parent[path[-1]] = copy.deepcopy(draw(json_values))  # shared, it could become its own ancestor
     return document
 
 
