@@ -311,8 +311,11 @@ def main() -> None:
             f"{maximum['per_s']:.0f} ({maximum['p50_ms']:.1f} / {maximum['p99_ms']:.1f}; {maximum['requests']} "
             f"requests, {maximum['not_200']} not 200"
             + (f"; socket errors {maximum['socket_errors']}" if maximum["socket_errors"] else "") + ")")
-        figures[f"{name}: CPU ms per request at maximum, web processes / PostgreSQL backends"] = (
-            f"{maximum['app_cpu_ms']:.2f} / {maximum['database_cpu_ms']:.2f}")
+        per_request = maximum["app_cpu_ms"] + maximum["database_cpu_ms"]
+        figures[f"{name}: CPU ms per request at maximum, web processes / PostgreSQL backends (most the "
+                f"{os.cpu_count()} cores could answer at that cost)"] = (
+            f"{maximum['app_cpu_ms']:.2f} / {maximum['database_cpu_ms']:.2f} "
+            f"({(os.cpu_count() or 1) * 1000 / per_request:.0f}/s)")
         for label, fixed in steady_runs:
             figures[f"{name}: at {fixed['rate']:.0f}/s fixed rate ({label}), p50 / p99 / max ms"] = (
                 f"{ms(fixed['p50_ms'])} / {ms(fixed['p99_ms'])} / {ms(fixed['max_ms'])} ({fixed['requests']} "

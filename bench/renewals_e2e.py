@@ -97,6 +97,7 @@ def measure(agreements: int, worker_counts: list[int], latencies: list[int],
     load_before = os.getloadavg()[0]
     figures: dict[str, Any] = {}
     rates: dict[tuple[int, int], float] = {}
+    cpu_ms: dict[tuple[int, int], float] = {}
     try:
         for latency_ms in latencies:
             for workers in worker_counts:
@@ -110,6 +111,7 @@ def measure(agreements: int, worker_counts: list[int], latencies: list[int],
                     f"{result['charged_s']:.1f} s; charged/pushed at {curve(result['samples'])})")
                 figures[f"{latency_ms} ms, {workers} worker{'s' if workers > 1 else ''}: CPU ms per renewal"] = (
                     cpu_text(result["cpu_ms"]))
+                cpu_ms[(workers, latency_ms)] = sum(result["cpu_ms"].values())
         if tuned_concurrency and 200 in latencies:
             # Not the default: what an operator with a distant gateway would set (README, Settings).
             result = run(admin_url, work, mypos, shop, agreements, 4, 200,
@@ -131,6 +133,11 @@ def measure(agreements: int, worker_counts: list[int], latencies: list[int],
             figures[f"{latency_ms} ms, 4 workers (target ≥ {target:g}/s)"] = (
                 f"{rate:.1f}/s: {'met' if rate >= target else 'NOT met'}"
                 + (f" ({scale:.2f}× one worker)" if scale else ""))
+            # Everything runs on these cores: at that CPU per renewal they can do no more than this, whatever the
+            # workers do (the rest of the machine's load not counted).
+            cores = os.cpu_count() or 1
+            figures[f"{latency_ms} ms, 4 workers: most this machine's {cores} cores could do at that CPU per renewal"] = (
+                f"{cores * 1000 / cpu_ms[(4, latency_ms)]:.0f}/s")
     return figures, rates, load_before
 
 
