@@ -15,6 +15,7 @@ import argparse
 import os
 import re
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -171,6 +172,7 @@ def main() -> None:
     finally:
         bridge.db.dispose()
         database.drop()
+        shutil.rmtree(work, ignore_errors=True)
     smallest, largest = results[sizes[0]], results[sizes[-1]]
     ratio = largest["ms"] / smallest["ms"]
     indexed = all(not r["seq_scans"] and r["indexes"] for r in results.values())
