@@ -1012,3 +1012,17 @@ def test_a_renewal_is_recorded_when_abonne_and_the_shop_share_a_moved_clock(stan
     first = standin.place_order(customer, [(product, 1)], carrier_id=1)
     created = adapter(standin, clock).create_renewal_order(renewal_of(first, product, "MYPOS-0002"))
     assert created.total == Money.parse(BG_PRICE, "EUR")
+
+
+def test_listing_many_orders_reads_each_customer_and_address_once(ps, ivan, now_clock):
+    """A real shop with 850 orders of a day took abonne's starting poll 6 minutes: six reads per order."""
+    customer, product = ivan
+    placed = [ps.place_order(customer, [(product, 1)], carrier_id=1) for _ in range(12)]
+    shop = adapter(ps, now_clock)
+    reads: list[str] = []
+    shop._ws._session.hooks["response"].append(lambda response, **_: reads.append(response.request.path_url))
+    changed = shop.orders_modified_since(now_clock.now() - timedelta(minutes=1))
+    assert [o.order_id for o in changed] == [str(order_id) for order_id in placed]
+    lookups = [path for path in reads if path.split("?")[0].rsplit("/", 2)[-2] in
+               ("customers", "addresses", "countries", "currencies")]
+    assert len(lookups) == len(set(lookups)) <= 4, lookups  # one customer, one address, its country, the currency
