@@ -25,11 +25,13 @@ def test_orders_placed_while_abonne_is_down_get_one_agreement_each_when_it_is_ba
     abonne.wait_for(lambda: all(hook["status"] == "active" for hook in shop.webhooks_to(abonne.url)),
                     "abonne to re-enable its webhooks")
     assert {hook["id"] for hook in _order_hooks(shop, abonne.url)} == {hook["id"] for hook in hooks}
-    found = abonne.rows("SELECT order_id FROM events WHERE kind = 'missed_order_found' AND shop_id = :s",
-                        s=scenario.shop_id)
-    assert {int(row["order_id"]) for row in found} >= set(placed)
-    repaired = abonne.rows("SELECT message FROM events WHERE kind = 'webhook_repaired' AND shop_id = :s",
-                           s=scenario.shop_id)
+    # The shop shows a repair (and an agreement) a moment before abonne's worker commits its record of it.
+    abonne.wait_for(lambda: {int(row["order_id"]) for row in abonne.rows(
+        "SELECT order_id FROM events WHERE kind = 'missed_order_found' AND shop_id = :s", s=scenario.shop_id)}
+        >= set(placed), "a missed_order_found event for every order placed while abonne was down")
+    repaired = abonne.wait_for(lambda: len(rows := abonne.rows(
+        "SELECT message FROM events WHERE kind = 'webhook_repaired' AND shop_id = :s", s=scenario.shop_id))
+        >= len(hooks) and rows, "a webhook_repaired event for each webhook re-enabled")
     assert len(repaired) == len(hooks), repaired
 
     again = abonne.cli("reconcile")
